@@ -1,0 +1,109 @@
+# postern — one Makefile for GNU make and BSD make (POSIX rules plus !=).
+# Honours CC, CFLAGS, LDFLAGS, PREFIX, DESTDIR.  Required flags live in
+# PROJECT_CFLAGS so that a command-line CFLAGS (sanitizers) adds to them.
+
+PREFIX?=	/usr/local
+SBINDIR?=	$(PREFIX)/sbin
+MANDIR?=	$(PREFIX)/share/man
+SYSCONFDIR?=	$(PREFIX)/etc/postern
+SPOOLDIR?=	/var/spool/postern
+DBDIR?=		/var/db/postern
+CC?=		cc
+CFLAGS?=	-O2 -g
+PYTHON?=	/usr/bin/python3
+
+SSL_CFLAGS!=	pkg-config --cflags openssl 2>/dev/null || true
+SSL_LIBS!=	pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto
+# Debian 12's libunbound.pc fails --cflags (missing libevent.pc): fall back.
+UB_CFLAGS!=	pkg-config --cflags libunbound 2>/dev/null || true
+UB_LIBS!=	pkg-config --libs libunbound 2>/dev/null || echo -lunbound
+# Berkeley DB 5 has no .pc; FreeBSD's base <db.h> is 1.85, so db5 first.
+DB_CFLAGS!=	if [ -d /usr/local/include/db5 ]; then echo -I/usr/local/include/db5; fi
+DB_LIBS!=	if [ -d /usr/local/lib/db5 ]; then echo -L/usr/local/lib/db5 -ldb-5.3; else echo -ldb; fi
+CMOCKA_CFLAGS!=	pkg-config --cflags cmocka 2>/dev/null || true
+CMOCKA_LIBS!=	pkg-config --libs cmocka 2>/dev/null || echo -lcmocka
+
+PROJECT_CFLAGS=	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
+		-DPOSTERN_CONF_DEFAULT=\"$(SYSCONFDIR)/postern.conf\" \
+		-DPOSTERN_SPOOL_DEFAULT=\"$(SPOOLDIR)\" \
+		$(DB_CFLAGS) $(SSL_CFLAGS) $(UB_CFLAGS)
+ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
+LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
+
+BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
+QUEUE_OBJS=	queue/queue.o queue/qrecord.o queue/qid.o queue/retry.o
+POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o
+MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
+		mta/bounce.o mta/tls.o mta/netio.o mta/control.o
+OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
+HDRS=		include/*.h
+
+UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
+		tests/unit/test_qrecord tests/unit/test_queue \
+		tests/unit/test_smtp_parse tests/unit/test_smtp_data \
+		tests/unit/test_relay tests/unit/test_mx \
+		tests/unit/test_tls_policy tests/unit/test_bounce
+
+.SUFFIXES: .c .o
+.c.o:
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+all: postern
+
+postern: mta/main.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ mta/main.o $(OBJS) $(LIBS)
+
+mta/main.o $(OBJS): $(HDRS)
+
+# Unit tests: cmocka, one binary per module, linked against its objects.
+unit: $(UNIT_TESTS)
+
+tests/unit/test_util: tests/unit/test_util.c $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_util.c $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_config: tests/unit/test_config.c $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_config.c $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_qrecord: tests/unit/test_qrecord.c $(BASE_OBJS) $(QUEUE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qrecord.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_queue: tests/unit/test_queue.c $(BASE_OBJS) $(QUEUE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_queue.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_parse: tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_data: tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_relay.c policy/relay.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+
+deps:
+	@sh tests/deps.sh
+
+run: deps all
+	./postern -D
+
+check: deps all unit
+	sh tests/run_unit.sh $(UNIT_TESTS)
+	POSTERN_BIN=$$(pwd)/postern $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+bench: deps all
+	$(PYTHON) tests/bench/bench.py --postern ./postern
+
+install: all
+	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
+	install -m 0755 postern $(DESTDIR)$(SBINDIR)/postern
+	ln -sf postern $(DESTDIR)$(SBINDIR)/postern-sendmail
+	install -m 0644 man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
+	install -m 0644 man/postern.conf.5 $(DESTDIR)$(MANDIR)/man5/postern.conf.5
+	if [ ! -f $(DESTDIR)$(SYSCONFDIR)/postern.conf ]; then install -m 0644 docs/postern.conf.sample $(DESTDIR)$(SYSCONFDIR)/postern.conf; fi
+	mkdir -p $(DESTDIR)$(SPOOLDIR)
+
+clean:
+	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS)
+	rm -rf run tests/integration/__pycache__
+
+.PHONY: all unit deps run check bench install clean

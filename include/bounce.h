@@ -1,0 +1,36 @@
+/*
+ * bounce: RFC 3464 delivery status notifications (multipart/report;
+ * report-type=delivery-status) for failed and delayed recipients, with
+ * the original headers (or the whole message when RET=FULL).  Never to
+ * the null sender; a DSN that fails goes to postmaster once, never loops.
+ */
+#ifndef POSTERN_BOUNCE_H
+#define POSTERN_BOUNCE_H
+
+#include <stddef.h>
+#include "outcome.h"
+#include "queue.h"
+#include "util.h"
+
+enum bounce_kind { BOUNCE_FAILED, BOUNCE_DELAYED };
+
+struct bounce_rcpt {
+	const struct qrcpt	*rcpt;
+	const struct outcome	*outcome;	/* status and remote reply */
+	const char		*remote_mta;	/* host name or NULL */
+};
+
+/*
+ * Builds the DSN for orig into out (a struct qnew ready for queue_update
+ * or queue_submit; the strings and body live in *storage until freed with
+ * bounce_free).  Returns 0, or 1 when no DSN is due (null sender,
+ * NOTIFY=NEVER, a DSN of a DSN goes to postmaster).
+ */
+struct bounce_storage;
+int	bounce_build(const char *reporting_mta, const char *postmaster,
+	    enum bounce_kind, const struct qmsg *orig, const char *body,
+	    size_t bodylen, const struct bounce_rcpt *, size_t n,
+	    struct qnew *out, struct bounce_storage **storage);
+void	bounce_free(struct bounce_storage *);
+
+#endif

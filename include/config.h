@@ -1,0 +1,116 @@
+/*
+ * config: postern.conf, a flat "key = value" file.  Every key is declared
+ * once, in the table in mta/config.c, with its type and default; unknown
+ * keys and bad values are errors reported as "file:line: reason".
+ * Lists are separated by commas and/or white space.  A key given twice
+ * keeps the last value, except the repeatable ones (listen, resolver_option).
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stddef.h>
+
+struct strlist {
+	char	**v;
+	size_t	  n;
+};
+
+enum listen_mode {
+	LISTEN_SMTP,		/* port 25 style: MX service, STARTTLS offered */
+	LISTEN_SUBMISSION,	/* port 587: STARTTLS offered */
+	LISTEN_SMTPS		/* port 465: implicit TLS, RFC 8314 */
+};
+
+struct listen_spec {
+	char		 host[256];	/* numeric address, "*" for any */
+	char		 port[16];
+	enum listen_mode mode;
+};
+
+#define CONFIG_MAX_LISTEN	16
+
+enum resolver_mode {
+	RESOLVER_SYSTEM,	/* forwarders from /etc/resolv.conf */
+	RESOLVER_FORWARD,	/* resolver_forward = addr@port */
+	RESOLVER_RECURSIVE	/* root hints + trust anchor */
+};
+
+struct config {
+	char		*path;		/* file it came from, or "(builtin)" */
+
+	/* identity and listeners */
+	char		*hostname;	/* EHLO name, banner, Received */
+	struct listen_spec listen[CONFIG_MAX_LISTEN];
+	size_t		 nlisten;
+	char		*user;		/* unprivileged user; empty: stay */
+	char		*pidfile;
+
+	/* storage */
+	char		*spool_dir;	/* Berkeley DB environment lives here */
+
+	/* who may send what */
+	struct strlist	 local_domains;	/* delivered locally (mbox) */
+	struct strlist	 relay_domains;	/* accepted from anyone, relayed */
+	struct strlist	 trusted_networks; /* CIDRs allowed to relay anywhere */
+
+	/* server limits, RFC 5321 §4.5.3 */
+	long long	 max_children;
+	long long	 max_children_per_ip;
+	long long	 max_message_size;
+	long long	 max_recipients;
+	long long	 max_errors;
+	long long	 max_line_length;	/* text line in DATA */
+	long long	 timeout_command;	/* seconds: §4.5.3.2.7 */
+	long long	 timeout_data;		/* seconds: §4.5.3.2.6 */
+
+	/* TLS, server side */
+	char		*tls_cert;	/* PEM; empty: spool_dir/tls/ self-made */
+	char		*tls_key;
+	char		*tls_ciphers;	/* TLS 1.2 cipher list */
+
+	/* DNS through libunbound */
+	enum resolver_mode resolver;
+	char		*resolver_forward;	/* addr@port */
+	char		*resolver_root_hints;
+	char		*resolver_trust_anchor;
+	struct strlist	 resolver_options;	/* "name: value" to ub_ctx_set_option */
+
+	/* delivery */
+	char		*relayhost;	/* "[host]:port" or "host:port"; empty: MX */
+	long long	 smtp_port;	/* remote port for MX delivery (tests) */
+	long long	 connect_timeout;	/* seconds */
+	long long	 client_timeout;	/* seconds, per reply */
+	long long	 max_deliveries;	/* workers overall */
+	long long	 max_per_destination;	/* workers per next hop */
+	long long	 max_batch;		/* messages per connection */
+	long long	 retry_min;	/* first retry after this many seconds */
+	long long	 retry_max;	/* backoff cap */
+	long long	 delay_warning_time;	/* 0: never */
+	long long	 max_queue_lifetime;
+	long long	 queue_run_interval;	/* runner wakes at least this often */
+	char		*tls_policy_file;	/* per-domain table; empty: none */
+
+	/* logging */
+	char		*log_file;	/* empty: syslog, or stderr in foreground */
+	long long	 verbose;
+};
+
+/* Fills every key with its default. */
+void	config_defaults(struct config *);
+/* Reads a file over the defaults.  0, or -1 with "file:line: why" in err. */
+int	config_load(struct config *, const char *path, char *err, size_t errlen);
+/* The development configuration of "make run" under dir (the build tree). */
+void	config_dev(struct config *, const char *dir);
+/* Re-checks cross-key rules after loading; NULL or a reason. */
+const char *config_validate(const struct config *);
+/* Prints every key and value as a valid postern.conf. */
+void	config_dump(const struct config *);
+void	config_free(struct config *);
+
+int	strlist_contains_domain(const struct strlist *, const char *domain);
+
+#ifndef POSTERN_CONF_DEFAULT
+#define POSTERN_CONF_DEFAULT	"/usr/local/etc/postern/postern.conf"
+#endif
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * mx: the route to a domain, RFC 5321 §5.1.  MX hosts in preference order
+ * with equal preferences shuffled per attempt, implicit MX (the domain's
+ * own addresses) when there is no MX RRset, null MX (RFC 7505), each
+ * host's IPv6 and IPv4 addresses with their DNSSEC status.  When postern
+ * is itself an MX, hosts at or below its own preference are dropped
+ * (mail crosses firewalls by going only to more preferred hosts).
+ * Ordering and truncation are pure functions, unit-tested by tables.
+ */
+#ifndef POSTERN_MX_H
+#define POSTERN_MX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "dns.h"
+
+struct outcome;
+
+struct mx_addr {
+	int		 family;	/* AF_INET, AF_INET6 */
+	uint8_t		 addr[16];
+	char		 text[48];	/* numeric form */
+};
+
+struct mx_host {
+	char		 name[256];	/* lower case, no trailing dot */
+	int		 pref;
+	enum dns_sec	 addr_sec;	/* weakest of its A/AAAA answers */
+	enum dns_rc	 addr_rc;	/* DNS_FOUND if any address */
+	struct mx_addr	*addrs;
+	size_t		 naddrs;
+};
+
+struct mx_route {
+	char		 domain[256];
+	enum dns_sec	 mx_sec;	/* of the MX RRset (or of the A/AAAA for implicit MX) */
+	int		 implicit;	/* no MX RRset: the domain itself */
+	int		 nullmx;	/* "0 ." RFC 7505 */
+	struct mx_host	*hosts;
+	size_t		 nhosts;
+};
+
+/* Who "myself" is, for own-preference truncation. */
+struct mx_self {
+	const char	*const *names;	/* configured host names */
+	size_t		 nnames;
+	const struct mx_addr *addrs;	/* local addresses */
+	size_t		 naddrs;
+};
+
+/*
+ * Resolves the route.  0 with route filled (route may be empty after
+ * truncation: then why says so), or -1 with why set (DEFER for
+ * tempfail/bogus/loop, BOUNCE for NXDOMAIN/null MX).
+ * port is only for logging.
+ */
+int	mx_route_build(struct dns_ctx *, const char *domain,
+	    const struct mx_self *, uint32_t seed, struct mx_route *,
+	    struct outcome *why);
+/* A route to one fixed host (relayhost, transport): "[host]" means no MX
+ * lookup, bare host means MX lookup of host. */
+int	mx_route_host(struct dns_ctx *, const char *host, int no_mx,
+	    struct mx_route *, struct outcome *why);
+void	mx_route_free(struct mx_route *);
+
+/* Pure: sorts by preference, shuffling equal preferences with seed. */
+void	mx_sort(struct mx_host *, size_t, uint32_t seed);
+/* Pure: index of the first host whose preference is >= the lowest
+ * preference at which self appears, or n when self is not listed. */
+size_t	mx_self_cut(const struct mx_host *, size_t, const struct mx_self *);
+
+#endif

@@ -1,0 +1,14 @@
+/*
+ * runner: the one scheduling process.  Finds due recipients in the queue,
+ * groups them by next hop, and forks a deliver worker per batch within
+ * the overall and per-destination limits.  Wakes on the wake pipe (new
+ * mail), on SIGUSR1 (flush), or at the next due time.
+ */
+#ifndef POSTERN_RUNNER_H
+#define POSTERN_RUNNER_H
+
+struct config;
+
+_Noreturn void	runner_main(const struct config *, int wake_fd);
+
+#endif

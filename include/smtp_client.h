@@ -1,0 +1,59 @@
+/*
+ * smtp_client: one outbound SMTP connection, RFC 5321 client side.
+ * Greeting, EHLO (HELO fallback), STARTTLS as the TLS decision demands
+ * (RFC 3207), PIPELINING when offered (RFC 2920), MAIL/RCPT/DATA with
+ * dot-stuffing and CRLF only (never a bare CR or LF on the wire), RSET
+ * between messages so one connection carries several, QUIT.
+ * Every failure fills an outcome; nothing is decided about the queue here.
+ */
+#ifndef POSTERN_SMTP_CLIENT_H
+#define POSTERN_SMTP_CLIENT_H
+
+#include <stddef.h>
+#include <openssl/ssl.h>
+#include "mx.h"
+#include "outcome.h"
+#include "queue.h"
+#include "tls_policy.h"
+
+struct smtp_client_opts {
+	const char	*helo;		/* our host name */
+	int		 port;
+	int		 connect_timeout;	/* seconds */
+	int		 reply_timeout;		/* seconds, per reply */
+	SSL_CTX		*tls_ctx;		/* client context (tls.h) */
+};
+
+struct smtp_client;
+
+/*
+ * Connects to addr of host, reads the greeting, says EHLO and applies the
+ * TLS decision.  NULL with out filled on failure: out->kind DEFER means
+ * "try the next address/host", BOUNCE a permanent 5xx greeting.
+ * Under TLS_MAY a failed handshake reconnects in clear to the same address
+ * (tls_policy.h: tls_plaintext_fallback_ok()).
+ */
+struct smtp_client *smtp_client_open(const struct mx_host *,
+	    const struct mx_addr *, const struct tls_decision *,
+	    const struct smtp_client_opts *, struct outcome *out);
+
+/*
+ * Sends one message to n recipients; fills rcpt_out[0..n-1].  Returns 0
+ * when the connection can carry another message, -1 when it is gone
+ * (recipients not yet answered are then DEFER with the reason).
+ */
+int	smtp_client_send(struct smtp_client *, const struct qmsg *,
+	    const struct qrcpt *const *rcpts, size_t n, const char *body,
+	    size_t bodylen, struct outcome *rcpt_out);
+
+/* QUIT and free. */
+void	smtp_client_close(struct smtp_client *);
+
+/* For log lines: "mx.example.org[192.0.2.1]:25", "TLSv1.3/TLS_AES_..."
+ * or "none", and the authentication the TLS decision achieved ("dane",
+ * "verify", "mta-sts", "untrusted", "none"). */
+const char *smtp_client_relay(const struct smtp_client *);
+const char *smtp_client_tls(const struct smtp_client *);
+const char *smtp_client_auth(const struct smtp_client *);
+
+#endif
