@@ -4,11 +4,15 @@
  * dane, mta-sts.  Decision order: local table -> DANE (secure TLSA) ->
  * MTA-STS enforce -> may.  Security decisions are named predicates, each
  * with the rule it implements, unit-tested case by case.
+ * Invariant: a decision says TLS_LEVEL_DANE only when it carries at least
+ * one usable TLSA record (RFC 7672 §2.2); otherwise the decider makes it
+ * TLS_LEVEL_ENCRYPT (DNSSEC-secure zone, no usable TLSA) or MAY.
  */
 #ifndef POSTERN_TLS_POLICY_H
 #define POSTERN_TLS_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum tls_level {
 	TLS_LEVEL_NONE = 0,
@@ -19,15 +23,36 @@ enum tls_level {
 	TLS_LEVEL_MTA_STS
 };
 
+/* One TLSA record, RFC 6698 §2.1; data is owned by whoever fills it. */
+struct tls_tlsa {
+	uint8_t		 usage;		/* 2 DANE-TA, 3 DANE-EE (RFC 7672 §3.1) */
+	uint8_t		 selector;	/* 0 Cert, 1 SPKI */
+	uint8_t		 mtype;		/* 0 Full, 1 SHA2-256, 2 SHA2-512 */
+	const uint8_t	*data;
+	size_t		 len;
+};
+
+#define TLS_MAX_MATCH	4
+
 struct tls_decision {
 	enum tls_level	 level;
 	char		 why[128];	/* "default", "tls_policy:12", ... */
 	char		 sni[256];	/* server name to send and match */
+	/* DANE: the usable TLSA RRset of the MX host (RFC 7672 §2.2). */
+	const struct tls_tlsa *tlsa;
+	size_t		 ntlsa;
+	/* VERIFY / MTA-STS: names the certificate may match (RFC 8461 §4.1
+	 * patterns allowed, "*.example.org"); empty: sni alone. */
+	char		 match[TLS_MAX_MATCH][256];
+	size_t		 nmatch;
 };
 
 const char	*tls_level_name(enum tls_level);
 /* NULL or the level in *out. */
 const char	*tls_level_parse(const char *, enum tls_level *);
+/* Fills d with level, why and sni (no TLSA, no extra names). */
+void		 tls_decision_init(struct tls_decision *, enum tls_level,
+		    const char *why, const char *sni);
 
 /* RFC 3207 §4.1 + RFC 7435: only opportunistic TLS may continue in clear
  * after STARTTLS is missing or fails. */
