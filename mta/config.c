@@ -1,0 +1,478 @@
+/*
+ * postern.conf: "key = value" lines, '#' comments, every key declared once
+ * in the table below with its type and default.  Errors are "file:line:
+ * reason".  Callers load into a fresh struct (config_defaults first) and
+ * keep the one they had when loading fails (SIGHUP).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+enum ctype {
+	C_STR,		/* char * */
+	C_INT,		/* long long, plain number */
+	C_DURATION,	/* long long seconds: 30s 5m 4h 5d */
+	C_SIZE,		/* long long bytes: 10M */
+	C_BOOL,		/* long long 0/1: yes/no */
+	C_LIST,		/* struct strlist, split on comma/space */
+	C_APPEND,	/* struct strlist, whole value appended (repeatable) */
+	C_LISTEN,	/* listen[] (repeatable) */
+	C_RESOLVER	/* enum resolver_mode */
+};
+
+struct ckey {
+	const char	*name;
+	enum ctype	 type;
+	size_t		 off;
+	const char	*def;
+	long long	 min, max;	/* numeric range */
+};
+
+#define O(f)	offsetof(struct config, f)
+#define BIG	LLONG_MAX
+
+static const struct ckey keys[] = {
+	{ "hostname",		C_STR, O(hostname), "", 0, 0 },
+	{ "listen",		C_LISTEN, 0, "*:25", 0, 0 },
+	{ "user",		C_STR, O(user), "postern", 0, 0 },
+	{ "pidfile",		C_STR, O(pidfile), "/var/run/postern.pid", 0, 0 },
+	{ "spool_dir",		C_STR, O(spool_dir), POSTERN_SPOOL_DEFAULT, 0, 0 },
+	{ "local_domains",	C_LIST, O(local_domains), "", 0, 0 },
+	{ "relay_domains",	C_LIST, O(relay_domains), "", 0, 0 },
+	{ "trusted_networks",	C_LIST, O(trusted_networks), "127.0.0.0/8 ::1", 0, 0 },
+	{ "max_children",	C_INT, O(max_children), "100", 1, 100000 },
+	{ "max_children_per_ip", C_INT, O(max_children_per_ip), "10", 1, 100000 },
+	{ "max_message_size",	C_SIZE, O(max_message_size), "25M", 1024, 1LL << 31 },
+	{ "max_recipients",	C_INT, O(max_recipients), "1000", 1, 100000 },
+	{ "max_errors",		C_INT, O(max_errors), "20", 1, 10000 },
+	{ "max_line_length",	C_INT, O(max_line_length), "4096", 1000, 1 << 20 },
+	{ "timeout_command",	C_DURATION, O(timeout_command), "5m", 1, 86400 },
+	{ "timeout_data",	C_DURATION, O(timeout_data), "5m", 1, 86400 },
+	{ "tls_cert",		C_STR, O(tls_cert), "", 0, 0 },
+	{ "tls_key",		C_STR, O(tls_key), "", 0, 0 },
+	{ "tls_ciphers",	C_STR, O(tls_ciphers), "", 0, 0 },
+	{ "resolver",		C_RESOLVER, O(resolver), "system", 0, 0 },
+	{ "resolver_forward",	C_STR, O(resolver_forward), "", 0, 0 },
+	{ "resolver_root_hints", C_STR, O(resolver_root_hints), "", 0, 0 },
+	{ "resolver_trust_anchor", C_STR, O(resolver_trust_anchor), "", 0, 0 },
+	{ "resolver_option",	C_APPEND, O(resolver_options), "", 0, 0 },
+	{ "relayhost",		C_STR, O(relayhost), "", 0, 0 },
+	{ "smtp_port",		C_INT, O(smtp_port), "25", 1, 65535 },
+	{ "connect_timeout",	C_DURATION, O(connect_timeout), "30s", 1, 3600 },
+	{ "client_timeout",	C_DURATION, O(client_timeout), "5m", 1, 86400 },
+	{ "max_deliveries",	C_INT, O(max_deliveries), "20", 1, 10000 },
+	{ "max_per_destination", C_INT, O(max_per_destination), "10", 1, 10000 },
+	{ "max_batch",		C_INT, O(max_batch), "50", 1, 100000 },
+	{ "retry_min",		C_DURATION, O(retry_min), "5m", 1, BIG },
+	{ "retry_max",		C_DURATION, O(retry_max), "1h", 1, BIG },
+	{ "delay_warning_time",	C_DURATION, O(delay_warning_time), "4h", 0, BIG },
+	{ "max_queue_lifetime",	C_DURATION, O(max_queue_lifetime), "5d", 1, BIG },
+	{ "queue_run_interval",	C_DURATION, O(queue_run_interval), "1m", 1, 86400 },
+	{ "tls_policy_file",	C_STR, O(tls_policy_file), "", 0, 0 },
+	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
+	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
+};
+
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+static void
+strlist_clear(struct strlist *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void
+strlist_add(struct strlist *l, const char *s, size_t len)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->v[l->n++] = xstrndup(s, len);
+}
+
+static void
+strlist_split(struct strlist *l, const char *s)
+{
+	size_t	 n;
+
+	strlist_clear(l);
+	while (*s) {
+		s += strspn(s, ", \t");
+		n = strcspn(s, ", \t");
+		if (n > 0)
+			strlist_add(l, s, n);
+		s += n;
+	}
+}
+
+int
+strlist_contains_domain(const struct strlist *l, const char *domain)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+/* "host:port [mode]", "[v6]:port", "*:25", "2525". */
+static const char *
+parse_listen(const char *v, struct listen_spec *ls)
+{
+	char		 tmp[300], *mode, *port;
+	const char	*host = "*";
+
+	if (strlcpy(tmp, v, sizeof(tmp)) >= sizeof(tmp))
+		return "listen value too long";
+	ls->mode = LISTEN_SMTP;
+	if ((mode = strpbrk(tmp, " \t")) != NULL) {
+		*mode++ = '\0';
+		mode += strspn(mode, " \t");
+		if (strcmp(mode, "submission") == 0)
+			ls->mode = LISTEN_SUBMISSION;
+		else if (strcmp(mode, "smtps") == 0)
+			ls->mode = LISTEN_SMTPS;
+		else if (strcmp(mode, "smtp") != 0)
+			return "listen mode must be smtp, submission or smtps";
+	}
+	if (tmp[0] == '[') {
+		if ((port = strstr(tmp, "]:")) == NULL)
+			return "listen: expected [address]:port";
+		*port = '\0';
+		host = tmp + 1;
+		port += 2;
+	} else if ((port = strrchr(tmp, ':')) != NULL) {
+		*port++ = '\0';
+		host = tmp;
+	} else
+		port = tmp;
+	if (strspn(port, "0123456789") != strlen(port) || *port == '\0' ||
+	    strtol(port, NULL, 10) > 65535)
+		return "listen: bad port";
+	if (strlcpy(ls->host, host, sizeof(ls->host)) >= sizeof(ls->host) ||
+	    strlcpy(ls->port, port, sizeof(ls->port)) >= sizeof(ls->port))
+		return "listen: value too long";
+	return NULL;
+}
+
+static const char *
+parse_number(const struct ckey *k, const char *v, long long *out)
+{
+	unsigned long long	 u;
+	long long		 n;
+
+	switch (k->type) {
+	case C_INT:
+		if (parse_ull(v, LLONG_MAX, &u) == -1)
+			return "expected a number";
+		n = (long long)u;
+		break;
+	case C_DURATION:
+		if (parse_duration(v, &n) == -1)
+			return "expected a duration (30s, 5m, 4h, 5d)";
+		break;
+	case C_SIZE:
+		if (parse_size(v, &u) == -1)
+			return "expected a size (10240000, 10M)";
+		n = (long long)u;
+		break;
+	default:	/* C_BOOL */
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			n = 1;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") ||
+		    !strcmp(v, "0"))
+			n = 0;
+		else
+			return "expected yes or no";
+	}
+	if (n < k->min || n > k->max)
+		return "value out of range";
+	*out = n;
+	return NULL;
+}
+
+static const char *
+config_set(struct config *c, const struct ckey *k, const char *v)
+{
+	char	*base = (char *)c;
+	char	**sp;
+
+	switch (k->type) {
+	case C_STR:
+		sp = (char **)(void *)(base + k->off);
+		free(*sp);
+		*sp = xstrdup(v);
+		return NULL;
+	case C_LIST:
+		strlist_split((struct strlist *)(void *)(base + k->off), v);
+		return NULL;
+	case C_APPEND:
+		if (*v != '\0')
+			strlist_add((struct strlist *)(void *)(base + k->off),
+			    v, strlen(v));
+		return NULL;
+	case C_LISTEN:
+		if (c->nlisten == CONFIG_MAX_LISTEN)
+			return "too many listen lines";
+		return parse_listen(v, &c->listen[c->nlisten++]);
+	case C_RESOLVER:
+		if (!strcmp(v, "system"))
+			c->resolver = RESOLVER_SYSTEM;
+		else if (!strcmp(v, "forward"))
+			c->resolver = RESOLVER_FORWARD;
+		else if (!strcmp(v, "recursive"))
+			c->resolver = RESOLVER_RECURSIVE;
+		else
+			return "resolver must be system, forward or recursive";
+		return NULL;
+	default:
+		return parse_number(k, v,
+		    (long long *)(void *)(base + k->off));
+	}
+}
+
+static const struct ckey *
+config_key(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char	 host[256];
+	size_t	 i;
+
+	memset(c, 0, sizeof(*c));
+	c->path = xstrdup("(builtin)");
+	for (i = 0; i < NKEYS; i++)
+		if (config_set(c, &keys[i], keys[i].def) != NULL)
+			fatalx("config: bad default for %s", keys[i].name);
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		free(c->hostname);
+		c->hostname = xstrdup(host);
+	}
+	if (*c->hostname == '\0') {
+		free(c->hostname);
+		c->hostname = xstrdup("localhost");
+	}
+}
+
+/* Trims white space at both ends and one pair of double quotes. */
+static char *
+trim(char *s)
+{
+	char	*e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	if (e - s >= 2 && *s == '"' && e[-1] == '"') {
+		e[-1] = '\0';
+		s++;
+	}
+	return s;
+}
+
+static const char *
+config_line(struct config *c, char *line, int *listen_seen)
+{
+	const struct ckey	*k;
+	char			*eq, *key, *val;
+
+	if ((eq = strchr(line, '=')) == NULL)
+		return "expected key = value";
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	if ((k = config_key(key)) == NULL)
+		return "unknown key";
+	/* The first listen line replaces the default. */
+	if (k->type == C_LISTEN && !*listen_seen) {
+		c->nlisten = 0;
+		*listen_seen = 1;
+	}
+	return config_set(c, k, val);
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE		*f;
+	char		 line[4096], *p;
+	const char	*why = NULL;
+	int		 lineno = 0, listen_seen = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (why == NULL && fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			why = "line too long";
+			break;
+		}
+		if ((p = strchr(line, '#')) != NULL &&
+		    (p == line || isspace((unsigned char)p[-1])))
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		why = config_line(c, p, &listen_seen);
+	}
+	if (why == NULL && ferror(f))
+		why = strerror(errno);
+	(void)fclose(f);
+	if (why != NULL) {
+		(void)snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+		return -1;
+	}
+	free(c->path);
+	c->path = xstrdup(path);
+	if ((why = config_validate(c)) != NULL) {
+		(void)snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+config_validate(const struct config *c)
+{
+	if (c->nlisten == 0)
+		return "no listen address";
+	if (*c->hostname == '\0')
+		return "hostname is empty";
+	if (*c->spool_dir != '/')
+		return "spool_dir must be an absolute path";
+	if (c->retry_min > c->retry_max)
+		return "retry_min is larger than retry_max";
+	if (c->resolver == RESOLVER_FORWARD && *c->resolver_forward == '\0')
+		return "resolver = forward needs resolver_forward = addr@port";
+	if (c->resolver == RESOLVER_RECURSIVE &&
+	    (*c->resolver_root_hints == '\0' ||
+	    *c->resolver_trust_anchor == '\0'))
+		return "resolver = recursive needs resolver_root_hints and "
+		    "resolver_trust_anchor";
+	if ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))
+		return "tls_cert and tls_key go together";
+	return NULL;
+}
+
+void
+config_dev(struct config *c, const char *dir)
+{
+	char		 spool[PATH_MAX];
+	const char	*why;
+
+	config_defaults(c);
+	free(c->path);
+	c->path = xstrdup("(development)");
+	c->nlisten = 0;
+	if ((why = config_set(c, config_key("listen"), "127.0.0.1:2525")) ||
+	    (why = config_set(c, config_key("user"), "")) ||
+	    (why = config_set(c, config_key("pidfile"), "")) ||
+	    (why = config_set(c, config_key("local_domains"), "localhost")) ||
+	    (why = config_set(c, config_key("retry_min"), "1m")) ||
+	    (why = config_set(c, config_key("queue_run_interval"), "30s")))
+		fatalx("config_dev: %s", why);
+	if ((size_t)snprintf(spool, sizeof(spool), "%s/run/spool", dir) >=
+	    sizeof(spool))
+		fatalx("config_dev: path too long");
+	free(c->spool_dir);
+	c->spool_dir = xstrdup(spool);
+}
+
+static void
+dump_list(const char *name, const struct strlist *l, int repeat)
+{
+	size_t	 i;
+
+	if (repeat) {
+		for (i = 0; i < l->n; i++)
+			printf("%s = %s\n", name, l->v[i]);
+		return;
+	}
+	printf("%s =", name);
+	for (i = 0; i < l->n; i++)
+		printf(" %s", l->v[i]);
+	printf("\n");
+}
+
+void
+config_dump(const struct config *c)
+{
+	static const char *modes[] = { "smtp", "submission", "smtps" };
+	static const char *res[] = { "system", "forward", "recursive" };
+	const char	*base = (const char *)c;
+	size_t		 i, j;
+
+	for (i = 0; i < NKEYS; i++) {
+		const struct ckey *k = &keys[i];
+		const void *p = base + k->off;
+
+		switch (k->type) {
+		case C_STR:
+			printf("%s = %s\n", k->name, *(char *const *)p);
+			break;
+		case C_LIST:
+		case C_APPEND:
+			dump_list(k->name, p, k->type == C_APPEND);
+			break;
+		case C_LISTEN:
+			for (j = 0; j < c->nlisten; j++)
+				printf("listen = %s%s%s:%s %s\n",
+				    strchr(c->listen[j].host, ':') ? "[" : "",
+				    c->listen[j].host,
+				    strchr(c->listen[j].host, ':') ? "]" : "",
+				    c->listen[j].port, modes[c->listen[j].mode]);
+			break;
+		case C_RESOLVER:
+			printf("%s = %s\n", k->name, res[c->resolver]);
+			break;
+		default:
+			printf("%s = %lld\n", k->name, *(const long long *)p);
+		}
+	}
+}
+
+void
+config_free(struct config *c)
+{
+	const char	*base = (const char *)c;
+	size_t		 i;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].type == C_STR)
+			free(*(char **)(void *)(uintptr_t)(base + keys[i].off));
+		else if (keys[i].type == C_LIST || keys[i].type == C_APPEND)
+			strlist_clear((struct strlist *)(void *)(uintptr_t)
+			    (base + keys[i].off));
+	}
+	free(c->path);
+	memset(c, 0, sizeof(*c));
+}
