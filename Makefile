@@ -35,7 +35,8 @@ QUEUE_OBJS=	queue/queue.o queue/qrecord.o queue/qid.o queue/retry.o
 POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
-		mta/bounce.o mta/tls.o mta/netio.o mta/control.o
+		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
+		mta/smtp_reply.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h
 
@@ -43,7 +44,9 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_qrecord tests/unit/test_queue \
 		tests/unit/test_smtp_parse tests/unit/test_smtp_data \
 		tests/unit/test_relay tests/unit/test_mx \
-		tests/unit/test_tls_policy tests/unit/test_bounce
+		tests/unit/test_tls_policy tests/unit/test_bounce \
+		tests/unit/test_smtp_reply tests/unit/test_netio \
+		tests/unit/test_smtp_client
 
 .SUFFIXES: .c .o
 .c.o:
@@ -77,6 +80,14 @@ tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_reply: tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
+SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/netio.o mta/tls.o \
+		policy/tls_policy.o
+tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 
