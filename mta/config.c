@@ -395,7 +395,6 @@ config_dev(struct config *c, const char *dir)
 	c->nlisten = 0;
 	if ((why = config_set(c, config_key("listen"), "127.0.0.1:2525")) ||
 	    (why = config_set(c, config_key("user"), "")) ||
-	    (why = config_set(c, config_key("pidfile"), "")) ||
 	    (why = config_set(c, config_key("local_domains"), "localhost")) ||
 	    (why = config_set(c, config_key("retry_min"), "1m")) ||
 	    (why = config_set(c, config_key("queue_run_interval"), "30s")))
@@ -405,6 +404,11 @@ config_dev(struct config *c, const char *dir)
 		fatalx("config_dev: path too long");
 	free(c->spool_dir);
 	c->spool_dir = xstrdup(spool);
+	if ((size_t)snprintf(spool, sizeof(spool), "%s/run/postern.pid", dir) >=
+	    sizeof(spool))
+		fatalx("config_dev: path too long");
+	free(c->pidfile);
+	c->pidfile = xstrdup(spool);
 }
 
 static void
