@@ -45,6 +45,8 @@ struct dns_ctx;
 
 struct dns_ctx	*dns_new(const struct config *, char *err, size_t errlen);
 void		 dns_free(struct dns_ctx *);
+/* Deadline of one dns_query() in milliseconds (default 30 s). */
+void		 dns_set_timeout(struct dns_ctx *, int msec);
 /* 0 with reply filled (rc says what was found), -1 on a local error. */
 int		 dns_query(struct dns_ctx *, const char *name, int rrtype,
 		    struct dns_reply *);

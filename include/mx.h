@@ -64,6 +64,10 @@ int	mx_route_host(struct dns_ctx *, const char *host, int no_mx,
 	    struct mx_route *, struct outcome *why);
 void	mx_route_free(struct mx_route *);
 
+/* Pure: MX rdata (RFC 1035 §3.3.9) to preference and exchange name ("" for
+ * the root, as in a null MX).  NULL, or a reason when malformed. */
+const char *mx_parse_rdata(const uint8_t *rdata, size_t len, int *pref,
+	    char *name, size_t namelen);
 /* Pure: sorts by preference, shuffling equal preferences with seed. */
 void	mx_sort(struct mx_host *, size_t, uint32_t seed);
 /* Pure: index of the first host whose preference is >= the lowest
