@@ -1,0 +1,139 @@
+/* config: the key table, file:line errors, defaults. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char *
+write_conf(const char *text)
+{
+	static char	 path[] = "/tmp/postern-test-conf-XXXXXX";
+	int		 fd;
+
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	(void)close(fd);
+	return path;
+}
+
+static void
+load_err(const char *text, const char *want)
+{
+	struct config	 c;
+	char		 err[512], *path = write_conf(text);
+
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err, want);
+	config_free(&c);
+	(void)unlink(path);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config	 c;
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.nlisten, 1);
+	assert_string_equal(c.listen[0].port, "25");
+	assert_int_equal(c.max_queue_lifetime, 5 * 86400);
+	assert_int_equal(c.delay_warning_time, 4 * 3600);
+	assert_int_equal(c.resolver, RESOLVER_SYSTEM);
+	assert_non_null(c.hostname);
+	assert_null(config_validate(&c));
+	config_free(&c);
+}
+
+static void
+test_load(void **state)
+{
+	struct config	 c;
+	char		 err[512], *path;
+
+	(void)state;
+	path = write_conf(
+	    "# comment\n"
+	    "hostname = mx.example.org\n"
+	    "listen = 127.0.0.1:2525\n"
+	    "listen = [::1]:2587 submission\n"
+	    "listen = 465 smtps\n"
+	    "relay_domains = a.example, b.example c.example\n"
+	    "resolver_option = do-not-query-localhost: no\n"
+	    "resolver_option = local-zone: \"test.\" nodefault\n"
+	    "retry_min = 30s   # inline comment\n"
+	    "max_message_size = 10M\n"
+	    "spool_dir = \"/var/spool/x\"\n");
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
+	assert_string_equal(c.hostname, "mx.example.org");
+	assert_int_equal(c.nlisten, 3);
+	assert_string_equal(c.listen[1].host, "::1");
+	assert_string_equal(c.listen[1].port, "2587");
+	assert_int_equal(c.listen[1].mode, LISTEN_SUBMISSION);
+	assert_string_equal(c.listen[2].host, "*");
+	assert_int_equal(c.listen[2].mode, LISTEN_SMTPS);
+	assert_int_equal(c.relay_domains.n, 3);
+	assert_true(strlist_contains_domain(&c.relay_domains, "B.example"));
+	assert_int_equal(c.resolver_options.n, 2);
+	assert_string_equal(c.resolver_options.v[1], "local-zone: \"test.\" nodefault");
+	assert_int_equal(c.retry_min, 30);
+	assert_int_equal(c.max_message_size, 10485760);
+	assert_string_equal(c.spool_dir, "/var/spool/x");
+	config_free(&c);
+	(void)unlink(path);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	load_err("hostname = x\nbogus = 1\n", ":2: unknown key");
+	load_err("retry_min = 5 minutes\n", ":1: expected a duration");
+	load_err("max_children = 0\n", ":1: value out of range");
+	load_err("listen = 127.0.0.1:99999\n", ":1: listen: bad port");
+	load_err("listen = 127.0.0.1:25 fast\n", ":1: listen mode");
+	load_err("no equals sign\n", ":1: expected key = value");
+	load_err("resolver = recursive\n", "needs resolver_root_hints");
+	load_err("retry_min = 2h\nretry_max = 1h\n", "retry_min is larger");
+	load_err("tls_cert = /x.pem\n", "tls_cert and tls_key go together");
+}
+
+static void
+test_dev(void **state)
+{
+	struct config	 c;
+
+	(void)state;
+	config_dev(&c, "/tmp/tree");
+	assert_string_equal(c.spool_dir, "/tmp/tree/run/spool");
+	assert_string_equal(c.listen[0].host, "127.0.0.1");
+	assert_string_equal(c.listen[0].port, "2525");
+	assert_string_equal(c.user, "");
+	assert_null(config_validate(&c));
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_dev),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
