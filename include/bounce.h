@@ -18,6 +18,8 @@ struct bounce_rcpt {
 	const struct qrcpt	*rcpt;
 	const struct outcome	*outcome;	/* status and remote reply */
 	const char		*remote_mta;	/* host name or NULL */
+	long long		 last_attempt;	/* 0: now */
+	long long		 retry_until;	/* BOUNCE_DELAYED; 0: unknown */
 };
 
 /*
@@ -32,5 +34,11 @@ int	bounce_build(const char *reporting_mta, const char *postmaster,
 	    size_t bodylen, const struct bounce_rcpt *, size_t n,
 	    struct qnew *out, struct bounce_storage **storage);
 void	bounce_free(struct bounce_storage *);
+
+/* NULL when bounce_build would build a DSN, else why not ("null sender",
+ * "NOTIFY excludes it", ...) for the log.  postmaster: where a failed
+ * DSN goes (RFC 3461 §6.2: never back to the null sender). */
+const char *bounce_suppressed(enum bounce_kind, const struct qmsg *orig,
+	    const struct bounce_rcpt *, size_t n, const char *postmaster);
 
 #endif
