@@ -263,7 +263,7 @@ check_case(size_t ci, const struct qnew *dsn)
 	assert_non_null(strstr(ct, "text/plain"));
 	free(ct);
 	/* The human part names each reported recipient with its reply. */
-	assert_int_equal(count(part[0], plen[0], ">: "), cases[ci].want_nrep);
+	assert_int_equal(count(part[0], plen[0], "\r\n<"), cases[ci].want_nrep);
 	ct = field(part[1], plen[1], "Content-Type");
 	assert_string_equal(ct, "message/delivery-status");
 	free(ct);
