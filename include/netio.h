@@ -3,6 +3,8 @@
  * deadline on every read and write.  Lines are returned as (ptr, len)
  * including their terminator; a line longer than the caller's limit is
  * reported, not split silently.  Never reads past what it was given.
+ * A timeout_ms below 0 means no deadline.  The fd is made non-blocking.
+ * Processes using netio ignore SIGPIPE (OpenSSL writes with write(2)).
  */
 #ifndef POSTERN_NETIO_H
 #define POSTERN_NETIO_H
@@ -16,7 +18,10 @@ struct netio;
 enum netio_line {
 	NETIO_LINE_OK = 0,	/* a whole line ending in LF */
 	NETIO_LINE_LONG,	/* over the limit: the excess was discarded up
-				 * to and including the next LF */
+				 * to and including the next LF; *line, *len
+				 * then hold the line's last bytes (>= 2, ending
+				 * in that LF) so a caller can tell CR LF from a
+				 * bare LF (SMTP smuggling, RFC 5321 §4.1.1.4) */
 	NETIO_LINE_EOF,		/* peer closed (a partial line is dropped) */
 	NETIO_LINE_TIMEOUT,
 	NETIO_LINE_ERROR
@@ -46,9 +51,14 @@ int		 netio_write(struct netio *, const void *, size_t);
 int		 netio_printf(struct netio *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 netio_flush(struct netio *, int timeout_ms);
+/* Bytes written but not yet flushed: callers sending a large body flush
+ * when this passes a threshold rather than buffering all of it. */
+size_t		 netio_outlen(const struct netio *);
 
 /* TLS handshakes on the existing connection.  0, or -1 with an OpenSSL
- * reason in err.  The SSL is owned by the netio afterwards. */
+ * reason in err.  The SSL is owned by the netio afterwards, on failure
+ * too.  Input buffered in clear is discarded first: it was sent before
+ * the handshake and must never be read as protected (RFC 3207 §4.2). */
 int		 netio_tls_accept(struct netio *, SSL_CTX *, int timeout_ms,
 		    char *err, size_t errlen);
 int		 netio_tls_connect(struct netio *, SSL *, int timeout_ms,
