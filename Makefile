@@ -78,6 +78,9 @@ tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_relay.c policy/relay.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+# Live DNS checks through postern's own resolver and MX routing.
+tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
 tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_reply: tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS)
@@ -97,7 +100,7 @@ deps:
 run: deps all
 	./postern -D
 
-check: deps all unit
+check: deps all unit tests/net/dnsq
 	sh tests/run_unit.sh $(UNIT_TESTS)
 	POSTERN_BIN=$$(pwd)/postern $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
@@ -114,7 +117,7 @@ install: all
 	mkdir -p $(DESTDIR)$(SPOOLDIR)
 
 clean:
-	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS)
+	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
 	rm -rf run tests/integration/__pycache__
 
 .PHONY: all unit deps run check bench install clean
