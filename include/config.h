@@ -90,6 +90,15 @@ struct config {
 	long long	 queue_run_interval;	/* runner wakes at least this often */
 	char		*tls_policy_file;	/* per-domain table; empty: none */
 
+	/* local submission and delivery (sendmail.h, local.h) */
+	char		*maildrop_dir;	/* empty: spool_dir + "-maildrop" */
+	char		*maildrop_group; /* group of the setgid sendmail path */
+	char		*aliases;	/* /etc/mail/aliases; .db beside it */
+	char		*mail_spool_dir;	/* mbox directory, /var/mail */
+	char		*default_user;	/* runs alias pipes and files */
+	long long	 allow_forward;	/* honour ~/.forward */
+	long long	 local_pipe_timeout;	/* seconds */
+
 	/* logging */
 	char		*log_file;	/* empty: syslog, or stderr in foreground */
 	long long	 verbose;

@@ -79,6 +79,13 @@ static const struct ckey keys[] = {
 	{ "max_queue_lifetime",	C_DURATION, O(max_queue_lifetime), "5d", 1, BIG },
 	{ "queue_run_interval",	C_DURATION, O(queue_run_interval), "1m", 1, 86400 },
 	{ "tls_policy_file",	C_STR, O(tls_policy_file), "", 0, 0 },
+	{ "maildrop_dir",	C_STR, O(maildrop_dir), "", 0, 0 },
+	{ "maildrop_group",	C_STR, O(maildrop_group), "posterndrop", 0, 0 },
+	{ "aliases",		C_STR, O(aliases), "/etc/mail/aliases", 0, 0 },
+	{ "mail_spool_dir",	C_STR, O(mail_spool_dir), "/var/mail", 0, 0 },
+	{ "default_user",	C_STR, O(default_user), "nobody", 0, 0 },
+	{ "allow_forward",	C_BOOL, O(allow_forward), "yes", 0, 1 },
+	{ "local_pipe_timeout",	C_DURATION, O(local_pipe_timeout), "5m", 1, 86400 },
 	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
 	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
 };
