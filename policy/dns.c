@@ -103,6 +103,17 @@ dns_option(struct ub_ctx *ub, const char *opt, char *err, size_t errlen)
 	return dns_option_file(ub, name, val, err, errlen);
 }
 
+/* libunbound reads these files only at the first query: check now so
+ * a typo is a start-up error, not a deferral of every message. */
+static int
+dns_readable(const char *path, const char *key, char *err, size_t errlen)
+{
+	if (path == NULL || *path == '\0' || access(path, R_OK) == 0)
+		return 0;
+	(void)snprintf(err, errlen, "%s %s: %s", key, path, strerror(errno));
+	return -1;
+}
+
 static int
 dns_mode(struct ub_ctx *ub, const struct config *conf, char *err,
     size_t errlen)
@@ -122,6 +133,11 @@ dns_mode(struct ub_ctx *ub, const struct config *conf, char *err,
 			return -1;
 		break;
 	case RESOLVER_RECURSIVE:
+		if (dns_readable(conf->resolver_root_hints,
+		    "resolver_root_hints", err, errlen) == -1 ||
+		    dns_readable(ta, "resolver_trust_anchor", err,
+		    errlen) == -1)
+			return -1;
 		if (conf->resolver_root_hints && *conf->resolver_root_hints &&
 		    ub_err(ub_ctx_set_option(ub, "root-hints:",
 		    conf->resolver_root_hints), "resolver_root_hints",
