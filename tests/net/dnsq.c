@@ -129,6 +129,13 @@ print_route(const struct mx_route *rt)
 }
 
 static void
+set_str(char **p, const char *v)
+{
+	free(*p);
+	*p = xstrdup(v);
+}
+
+static void
 options(int argc, char **argv, struct mx_self *self, uint32_t *seed,
     int *type, int *fixed)
 {
@@ -153,13 +160,13 @@ options(int argc, char **argv, struct mx_self *self, uint32_t *seed,
 				usage();
 			break;
 		case 'f':
-			conf.resolver_forward = optarg;
+			set_str(&conf.resolver_forward, optarg);
 			break;
 		case 'H':
-			conf.resolver_root_hints = optarg;
+			set_str(&conf.resolver_root_hints, optarg);
 			break;
 		case 'T':
-			conf.resolver_trust_anchor = optarg;
+			set_str(&conf.resolver_trust_anchor, optarg);
 			break;
 		case 'o':
 			conf.resolver_options.v = xreallocarray(
@@ -228,5 +235,6 @@ main(int argc, char **argv)
 		rc = 0;
 	}
 	dns_free(ctx);
+	config_free(&conf);
 	return rc;
 }
