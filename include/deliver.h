@@ -25,7 +25,15 @@ struct deliver_job {
 	size_t			 nitems;
 };
 
-/* Runs in the forked worker; returns the process exit status. */
+/* Runs in the forked worker; returns the process exit status: 0, or
+ * EX_TEMPFAIL when the queue could not be opened or an outcome could not
+ * be recorded (the recipients stay due; nothing is lost). */
 int	deliver_job_run(const struct config *, const struct deliver_job *);
+
+/* relayhost "[host]:port", "[host]", "host:port", "host": the host for
+ * mx_route_host() (brackets kept) and the port when given.  NULL or a
+ * reason.  Pure. */
+const char *deliver_parse_relayhost(const char *, char *host, size_t hostlen,
+	    int *port);
 
 #endif

@@ -1,0 +1,730 @@
+/*
+ * The deliver worker: one forked process per batch of messages sharing a
+ * next hop.  It opens its own queue handle and resolver (no handle crosses
+ * a fork), builds the route, tries the hosts and their addresses in order,
+ * sends every message of the batch over one connection, and records each
+ * message's outcome with ONE queue_update (retry time, DSN and flags in
+ * the same transaction).  It never sleeps to retry: the schedule does.
+ *
+ * Durability: the remote 250 comes before our queue_update.  A crash
+ * between the two leaves the recipient queued, so it is sent again later:
+ * a duplicate, never a loss (RFC 5321 §6.1 accepts that trade).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounce.h"
+#include "compat.h"
+#include "config.h"
+#include "deliver.h"
+#include "dns.h"
+#include "log.h"
+#include "mx.h"
+#include "outcome.h"
+#include "queue.h"
+#include "relay.h"
+#include "smtp_client.h"
+#include "tls.h"
+#include "tls_policy.h"
+#include "util.h"
+
+#define RETRY_JITTER_PCT	10
+
+/* One recipient's result in this run. */
+struct dres {
+	struct outcome	 out;
+	int		 pending;	/* not answered yet */
+	char		 relay[320];	/* "host[addr]:port" or "none" */
+	char		 tls[160];
+	char		 auth[16];
+	char		 remote[256];	/* MX host name, for Remote-MTA */
+};
+
+struct dmsg {
+	struct qmsg	 msg;
+	char		*body;
+	size_t		 bodylen;
+	struct qrcpt	*rcpts;
+	struct dres	*res;
+	size_t		 nrcpt;
+};
+
+struct djob {
+	const struct config	*conf;
+	const struct deliver_job *job;
+	struct queue		*q;
+	struct dns_ctx		*dns;
+	SSL_CTX			*tls;
+	struct dmsg		*m;
+	size_t			 nm;
+	int			 relayed;	/* everything via relayhost */
+	int			 port;
+	struct outcome		 last_defer;	/* connection-level failures */
+	struct outcome		 last_bounce;
+	char			 postmaster[320];
+	int			 failed;	/* an outcome was not recorded */
+};
+
+static uint32_t
+rnd32(void)
+{
+	uint32_t	 r;
+
+	if (getentropy(&r, sizeof(r)) == -1)
+		r = (uint32_t)now_usec() ^ (uint32_t)getpid();
+	return r;
+}
+
+/*
+ * "[host]:port", "[host]", "host:port" or "host" (config.h relayhost).
+ * Writes the host as mx_route_host() wants it (brackets kept: no MX
+ * lookup) and the port, or leaves *port alone.  NULL or a reason.
+ */
+const char *
+deliver_parse_relayhost(const char *s, char *host, size_t hostlen,
+    int *port)
+{
+	const char		*colon = NULL, *rb;
+	unsigned long long	 v;
+	size_t			 hl;
+
+	if (s[0] == '[') {
+		if ((rb = strchr(s, ']')) == NULL || rb == s + 1)
+			return "unbalanced [ in relayhost";
+		if (rb[1] == ':')
+			colon = rb + 1;
+		else if (rb[1] != '\0')
+			return "junk after ] in relayhost";
+	} else if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':'))
+		return "IPv6 relayhost must be written [addr]";
+	hl = colon ? (size_t)(colon - s) : strlen(s);
+	if (hl == 0 || hl >= hostlen)
+		return "bad relayhost host";
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (colon != NULL) {
+		if (parse_ull(colon + 1, 65535, &v) == -1 || v == 0)
+			return "bad relayhost port";
+		*port = (int)v;
+	}
+	return NULL;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static struct dmsg *
+msg_find_or_load(struct djob *dj, const char *qid)
+{
+	struct dmsg	*dm;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < dj->nm; i++)
+		if (strcmp(dj->m[i].msg.qid, qid) == 0)
+			return &dj->m[i];
+	dm = &dj->m[dj->nm];
+	memset(dm, 0, sizeof(*dm));
+	if ((rc = queue_get_msg(dj->q, qid, &dm->msg)) != 0) {
+		if (rc == -1)
+			log_warnx("%s: cannot read message record", qid);
+		return NULL;
+	}
+	if (queue_get_body(dj->q, qid, &dm->body, &dm->bodylen) != 0) {
+		log_warnx("%s: cannot read message body", qid);
+		queue_msg_free(&dm->msg);
+		return NULL;
+	}
+	dj->nm++;
+	return dm;
+}
+
+static void
+rcpt_load(struct djob *dj, const struct deliver_item *it, int64_t now)
+{
+	struct dmsg	*dm;
+	struct qrcpt	 r;
+	int		 rc;
+
+	if ((dm = msg_find_or_load(dj, it->qid)) == NULL)
+		return;
+	if ((rc = queue_get_rcpt(dj->q, it->qid, it->idx, &r)) != 0) {
+		if (rc == -1)
+			log_warnx("%s: cannot read recipient %u", it->qid,
+			    it->idx);
+		return;
+	}
+	/* Held, or already moved on by someone else since it was due. */
+	if (r.state == QRCPT_HELD || r.next_attempt > now) {
+		queue_rcpt_free(&r);
+		return;
+	}
+	dm->rcpts = xreallocarray(dm->rcpts, dm->nrcpt + 1, sizeof(r));
+	dm->res = xreallocarray(dm->res, dm->nrcpt + 1, sizeof(*dm->res));
+	dm->rcpts[dm->nrcpt] = r;
+	memset(&dm->res[dm->nrcpt], 0, sizeof(*dm->res));
+	dm->res[dm->nrcpt].pending = 1;
+	(void)strlcpy(dm->res[dm->nrcpt].relay, "none",
+	    sizeof(dm->res[0].relay));
+	(void)strlcpy(dm->res[dm->nrcpt].tls, "none", sizeof(dm->res[0].tls));
+	(void)strlcpy(dm->res[dm->nrcpt].auth, "none", sizeof(dm->res[0].auth));
+	dm->nrcpt++;
+}
+
+static void
+job_load(struct djob *dj)
+{
+	size_t	 i;
+	int64_t	 now = (int64_t)time(NULL);
+
+	dj->m = xcalloc(dj->job->nitems ? dj->job->nitems : 1,
+	    sizeof(*dj->m));
+	for (i = 0; i < dj->job->nitems; i++)
+		rcpt_load(dj, &dj->job->items[i], now);
+}
+
+static void
+job_free(struct djob *dj)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < dj->nm; i++) {
+		for (j = 0; j < dj->m[i].nrcpt; j++)
+			queue_rcpt_free(&dj->m[i].rcpts[j]);
+		free(dj->m[i].rcpts);
+		free(dj->m[i].res);
+		free(dj->m[i].body);
+		queue_msg_free(&dj->m[i].msg);
+	}
+	free(dj->m);
+	dj->m = NULL;
+	dj->nm = 0;
+}
+
+/* Every recipient still pending gets o. */
+static void
+settle_pending(struct djob *dj, const struct outcome *o)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < dj->nm; i++)
+		for (j = 0; j < dj->m[i].nrcpt; j++)
+			if (dj->m[i].res[j].pending) {
+				dj->m[i].res[j].out = *o;
+				dj->m[i].res[j].pending = 0;
+			}
+}
+
+static int
+any_pending(const struct djob *dj)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < dj->nm; i++)
+		for (j = 0; j < dj->m[i].nrcpt; j++)
+			if (dj->m[i].res[j].pending)
+				return 1;
+	return 0;
+}
+
+/* ---- TLS decision ------------------------------------------------------ */
+
+/*
+ * How to protect the connection to one MX host.  The one place where the
+ * decision order of tls_policy.h (local table -> DANE, RFC 7672 -> MTA-STS
+ * enforce, RFC 8461 -> opportunistic) is applied; route and host are
+ * passed so that TLSA lookups and policy matching can be added here
+ * without touching the delivery loop.  Today: opportunistic (RFC 7435).
+ */
+static void
+tls_decide(const struct djob *dj, const struct mx_route *rt,
+    const struct mx_host *h, struct tls_decision *d)
+{
+	(void)rt;
+	/* Without a client context STARTTLS cannot even be tried. */
+	if (dj->tls == NULL) {
+		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
+		return;
+	}
+	tls_decision_init(d, TLS_LEVEL_MAY, "default", h->name);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void
+note_conn_failure(struct djob *dj, const struct outcome *o)
+{
+	if (o->kind == OUTCOME_BOUNCE)
+		dj->last_bounce = *o;
+	else {
+		dj->last_defer = *o;
+		if (dj->last_defer.kind != OUTCOME_DEFER)
+			dj->last_defer.kind = OUTCOME_DEFER;
+	}
+}
+
+static void
+res_note_relay(struct dres *r, struct smtp_client *c, const char *host)
+{
+	(void)strlcpy(r->relay, smtp_client_relay(c), sizeof(r->relay));
+	(void)strlcpy(r->tls, smtp_client_tls(c), sizeof(r->tls));
+	(void)strlcpy(r->auth, smtp_client_auth(c), sizeof(r->auth));
+	(void)strlcpy(r->remote, host, sizeof(r->remote));
+}
+
+/*
+ * Sends the pending recipients of one message.  0 when the connection can
+ * carry on; -1 when it is gone: the recipients it left unanswered stay
+ * pending for the next address.
+ */
+static int
+send_msg(struct djob *dj, struct dmsg *dm, struct smtp_client *c,
+    const struct mx_host *h)
+{
+	const struct qrcpt	**rp;
+	struct outcome		 *out;
+	size_t			 *map, n = 0, i;
+	int			  rc;
+
+	rp = xcalloc(dm->nrcpt, sizeof(*rp));
+	out = xcalloc(dm->nrcpt, sizeof(*out));
+	map = xcalloc(dm->nrcpt, sizeof(*map));
+	for (i = 0; i < dm->nrcpt; i++)
+		if (dm->res[i].pending) {
+			map[n] = i;
+			rp[n++] = &dm->rcpts[i];
+		}
+	rc = n ? smtp_client_send(c, &dm->msg, rp, n, dm->body, dm->bodylen,
+	    out) : 0;
+	for (i = 0; i < n; i++) {
+		struct dres	*r = &dm->res[map[i]];
+
+		if (out[i].kind == OUTCOME_NONE)
+			outcome_set(&out[i], OUTCOME_DEFER, "4.4.2",
+			    "%s: no reply for this recipient",
+			    smtp_client_relay(c));
+		r->out = out[i];
+		r->pending = 0;
+		res_note_relay(r, c, h->name);
+		/* A transaction cut off by a lost connection goes on with
+		 * the next address (RFC 5321 §5.1 "try the next"). */
+		if (rc == -1 && out[i].kind == OUTCOME_DEFER) {
+			r->pending = 1;
+			note_conn_failure(dj, &out[i]);
+		}
+	}
+	free(rp);
+	free(out);
+	free(map);
+	return rc;
+}
+
+static int
+send_all(struct djob *dj, struct smtp_client *c, const struct mx_host *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < dj->nm; i++)
+		if (send_msg(dj, &dj->m[i], c, h) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+deliver_route(struct djob *dj, const struct mx_route *rt)
+{
+	struct smtp_client_opts	 opts;
+	struct tls_decision	 td;
+	struct smtp_client	*c;
+	struct outcome		 o;
+	size_t			 h, a;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.helo = dj->conf->hostname;
+	opts.port = dj->port;
+	opts.connect_timeout = (int)dj->conf->connect_timeout;
+	opts.reply_timeout = (int)dj->conf->client_timeout;
+	opts.tls_ctx = dj->tls;
+	for (h = 0; h < rt->nhosts && any_pending(dj); h++) {
+		tls_decide(dj, rt, &rt->hosts[h], &td);
+		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++) {
+			memset(&o, 0, sizeof(o));
+			c = smtp_client_open(&rt->hosts[h],
+			    &rt->hosts[h].addrs[a], &td, &opts, &o);
+			if (c == NULL) {
+				note_conn_failure(dj, &o);
+				continue;
+			}
+			(void)send_all(dj, c, &rt->hosts[h]);
+			smtp_client_close(c);
+		}
+	}
+}
+
+/* Route failure, no address answered, ...: what the rest gets.  A 5xx
+ * greeting bounces only when no host failed temporarily. */
+static void
+settle_unreached(struct djob *dj, const struct mx_route *rt)
+{
+	struct outcome	 o;
+
+	if (dj->last_defer.kind != OUTCOME_NONE)
+		o = dj->last_defer;
+	else if (dj->last_bounce.kind != OUTCOME_NONE)
+		o = dj->last_bounce;
+	else
+		outcome_set(&o, OUTCOME_DEFER, "4.4.3",
+		    "no usable address for any mail exchanger of %s",
+		    rt ? rt->domain : dj->job->dest);
+	settle_pending(dj, &o);
+}
+
+static int
+port_eq(const char *s, int port)
+{
+	unsigned long long	 v;
+
+	return parse_ull(s, 65535, &v) == 0 && (int)v == port;
+}
+
+static void
+mx_self_fill(const struct config *conf, int port, struct mx_addr *addrs,
+    size_t *naddrs)
+{
+	const struct listen_spec	*l;
+	size_t				 i;
+
+	/* A listener on the very address:port we would connect to is us. */
+	*naddrs = 0;
+	for (i = 0; i < conf->nlisten && i < CONFIG_MAX_LISTEN; i++) {
+		l = &conf->listen[i];
+		if (!port_eq(l->port, port))
+			continue;
+		if (inet_pton(AF_INET, l->host, addrs[*naddrs].addr) == 1)
+			addrs[*naddrs].family = AF_INET;
+		else if (inet_pton(AF_INET6, l->host, addrs[*naddrs].addr) == 1)
+			addrs[*naddrs].family = AF_INET6;
+		else
+			continue;
+		(void)strlcpy(addrs[*naddrs].text, l->host,
+		    sizeof(addrs[0].text));
+		(*naddrs)++;
+	}
+}
+
+/* 0 with a route that has hosts, or -1 with why filled. */
+static int
+route_build(struct djob *dj, struct mx_route *rt, struct outcome *why)
+{
+	struct mx_addr		 addrs[CONFIG_MAX_LISTEN];
+	const char		*names[1];
+	struct mx_self		 self;
+	char			 host[256];
+	const char		*err;
+	int			 rc;
+
+	memset(why, 0, sizeof(*why));
+	if (dj->dns == NULL) {
+		outcome_set(why, OUTCOME_DEFER, "4.3.0",
+		    "resolver not available");
+		return -1;
+	}
+	if (dj->relayed) {
+		if ((err = deliver_parse_relayhost(dj->conf->relayhost, host,
+		    sizeof(host), &dj->port)) != NULL) {
+			outcome_set(why, OUTCOME_DEFER, "4.3.5", "%s: %s",
+			    err, dj->conf->relayhost);
+			return -1;
+		}
+		rc = mx_route_host(dj->dns, host, 0, rt, why);
+	} else {
+		names[0] = dj->conf->hostname;
+		self.names = names;
+		self.nnames = dj->conf->hostname ? 1 : 0;
+		mx_self_fill(dj->conf, dj->port, addrs, &self.naddrs);
+		self.addrs = addrs;
+		rc = mx_route_build(dj->dns, dj->job->dest, &self, rnd32(),
+		    rt, why);
+	}
+	if (rc == 0 && rt->nhosts == 0) {
+		mx_route_free(rt);
+		rc = -1;
+	}
+	if (rc == -1 && why->kind == OUTCOME_NONE)
+		outcome_set(why, OUTCOME_DEFER, "4.4.3", "no route to %s",
+		    dj->job->dest);
+	return rc;
+}
+
+/* ---- recording ----------------------------------------------------------- */
+
+/* Per message: what goes into its one queue_update. */
+struct record {
+	struct qupdate		*u;
+	struct bounce_rcpt	*failed, *delayed;
+	struct outcome		*final;	/* the outcome as logged */
+	size_t			 nfailed, ndelayed;
+	uint32_t		 flags;
+};
+
+static int
+expired(const struct djob *dj, const struct dmsg *dm, int64_t now)
+{
+	return dj->conf->max_queue_lifetime > 0 &&
+	    now - dm->msg.arrival >= dj->conf->max_queue_lifetime;
+}
+
+/* A delay notice is due once, past delay_warning_time, never for a DSN. */
+static int
+warn_due(const struct djob *dj, const struct dmsg *dm, int64_t now)
+{
+	return dj->conf->delay_warning_time > 0 &&
+	    now - dm->msg.arrival >= dj->conf->delay_warning_time &&
+	    !(dm->msg.flags & (QMSG_WARNED | QMSG_DSN));
+}
+
+static void
+bounce_rcpt_fill(struct bounce_rcpt *b, const struct djob *dj,
+    const struct dmsg *dm, size_t i, const struct outcome *o, int64_t now)
+{
+	memset(b, 0, sizeof(*b));
+	b->rcpt = &dm->rcpts[i];
+	b->outcome = o;
+	b->remote_mta = dm->res[i].remote[0] && o == &dm->res[i].out ?
+	    dm->res[i].remote : NULL;
+	b->last_attempt = now;
+	b->retry_until = dm->msg.arrival + dj->conf->max_queue_lifetime;
+}
+
+static void
+record_rcpt(const struct djob *dj, const struct dmsg *dm, size_t i,
+    struct record *rec, int64_t now)
+{
+	const struct outcome	*o = &dm->res[i].out;
+	struct qupdate		*u = &rec->u[i];
+
+	rec->final[i] = *o;
+	u->idx = dm->rcpts[i].idx;
+	u->reply = o->text;
+	switch (o->kind) {
+	case OUTCOME_SENT:
+		u->kind = QUPD_SENT;
+		return;
+	case OUTCOME_BOUNCE:
+		u->kind = QUPD_FAIL;
+		bounce_rcpt_fill(&rec->failed[rec->nfailed++], dj, dm, i, o,
+		    now);
+		return;
+	default:
+		break;
+	}
+	if (expired(dj, dm, now)) {
+		/* RFC 3463 4.4.7: given up on, with the last reason. */
+		outcome_set(&rec->final[i], OUTCOME_BOUNCE, "4.4.7",
+		    "delivery time expired (last error: %s)", o->text);
+		u->kind = QUPD_FAIL;
+		u->reply = rec->final[i].text;
+		bounce_rcpt_fill(&rec->failed[rec->nfailed++], dj, dm, i,
+		    &rec->final[i], now);
+		return;
+	}
+	rec->final[i].kind = OUTCOME_DEFER;
+	u->kind = QUPD_DEFER;
+	u->next_attempt = now + retry_delay(dm->rcpts[i].attempts,
+	    dj->conf->retry_min, dj->conf->retry_max, RETRY_JITTER_PCT,
+	    rnd32());
+	bounce_rcpt_fill(&rec->delayed[rec->ndelayed++], dj, dm, i, o, now);
+}
+
+static void
+log_rcpt(const struct djob *dj, const struct dmsg *dm, size_t i,
+    const struct outcome *o, const char *note)
+{
+	const struct dres	*r = &dm->res[i];
+	double			 delay;
+
+	delay = (double)(now_usec() - dm->msg.arrival * 1000000LL) / 1e6;
+	log_info("%s: to=<%s>%s%s relay=%s tls=%s auth=%s delay=%.1f "
+	    "attempt=%u status=%s (%s)%s", dm->msg.qid, dm->rcpts[i].addr,
+	    dj->relayed ? " dest=" : "", dj->relayed ? dm->rcpts[i].dest : "",
+	    r->relay, r->tls, r->auth, delay < 0 ? 0.0 : delay,
+	    dm->rcpts[i].attempts + 1, outcome_kind_name(o->kind), o->text,
+	    note);
+}
+
+/*
+ * Builds the DSN for this update: a failure report, else a delay notice
+ * when one is due.  One DSN per transaction; a delay notice that has to
+ * wait for a failure report goes out at a later attempt.
+ */
+static int
+record_dsn(const struct djob *dj, const struct dmsg *dm, struct record *rec,
+    int64_t now, struct qnew *dsn, struct bounce_storage **st,
+    enum bounce_kind *kind)
+{
+	const struct bounce_rcpt	*br = rec->failed;
+	const char			*why;
+	size_t				 n = rec->nfailed;
+
+	*kind = BOUNCE_FAILED;
+	if (n == 0) {
+		if (rec->ndelayed == 0 || !warn_due(dj, dm, now))
+			return 0;
+		*kind = BOUNCE_DELAYED;
+		br = rec->delayed;
+		n = rec->ndelayed;
+		rec->flags |= QMSG_WARNED;
+	}
+	if ((why = bounce_suppressed(*kind, &dm->msg, br, n,
+	    dj->postmaster)) != NULL) {
+		log_info("%s: no %s notice: %s", dm->msg.qid,
+		    *kind == BOUNCE_FAILED ? "failure" : "delay", why);
+		return 0;
+	}
+	return bounce_build(dj->conf->hostname, dj->postmaster, *kind,
+	    &dm->msg, dm->body, dm->bodylen, br, n, dsn, st) == 0;
+}
+
+static void
+record_msg(struct djob *dj, struct dmsg *dm)
+{
+	struct record		 rec;
+	struct qnew		 dsn;
+	struct bounce_storage	*st = NULL;
+	enum bounce_kind	 kind;
+	int64_t			 now = (int64_t)time(NULL);
+	size_t			 i;
+	int			 have_dsn, rc;
+
+	if (dm->nrcpt == 0)
+		return;
+	memset(&rec, 0, sizeof(rec));
+	rec.u = xcalloc(dm->nrcpt, sizeof(*rec.u));
+	rec.failed = xcalloc(dm->nrcpt, sizeof(*rec.failed));
+	rec.delayed = xcalloc(dm->nrcpt, sizeof(*rec.delayed));
+	rec.final = xcalloc(dm->nrcpt, sizeof(*rec.final));
+	for (i = 0; i < dm->nrcpt; i++)
+		record_rcpt(dj, dm, i, &rec, now);
+	have_dsn = record_dsn(dj, dm, &rec, now, &dsn, &st, &kind);
+	/* The commit point: outcomes, retry times, the DSN and the
+	 * WARNED flag land together or not at all. */
+	rc = queue_update(dj->q, dm->msg.qid, rec.u, dm->nrcpt,
+	    have_dsn ? &dsn : NULL, rec.flags);
+	if (rc == -1) {
+		log_warn("%s: recording outcomes failed, retried later",
+		    dm->msg.qid);
+		dj->failed = 1;
+	}
+	for (i = 0; i < dm->nrcpt; i++)
+		log_rcpt(dj, dm, i, &rec.final[i], rc == -1 ?
+		    " not recorded" : "");
+	if (have_dsn && rc == 0)
+		log_info("%s: dsn=%s kind=%s", dm->msg.qid, dsn.msg->qid,
+		    kind == BOUNCE_FAILED ? "failure" : "delay");
+	bounce_free(st);
+	free(rec.u);
+	free(rec.failed);
+	free(rec.delayed);
+	free(rec.final);
+}
+
+/* ---- the worker ------------------------------------------------------------ */
+
+/*
+ * No local delivery agent exists yet: mail for a local domain stays
+ * queued with a reason that says so, and expires like any other
+ * deferral.  A local agent (aliases, mbox) plugs in here.
+ */
+static void
+deliver_local(struct djob *dj)
+{
+	struct outcome	 o;
+
+	outcome_set(&o, OUTCOME_DEFER, "4.3.0",
+	    "local delivery to %s is not available in this postern; "
+	    "mail stays queued", dj->job->dest);
+	log_warnx("%s: local domain: no local delivery agent, deferring",
+	    dj->job->dest);
+	settle_pending(dj, &o);
+}
+
+static void
+deliver_remote(struct djob *dj)
+{
+	struct mx_route	 rt;
+	struct outcome	 why;
+
+	memset(&rt, 0, sizeof(rt));
+	if (route_build(dj, &rt, &why) == -1) {
+		/* DEFER or BOUNCE as the resolver said, for the batch. */
+		settle_pending(dj, &why);
+		return;
+	}
+	deliver_route(dj, &rt);
+	settle_unreached(dj, &rt);
+	mx_route_free(&rt);
+}
+
+static int
+job_setup(struct djob *dj, const struct config *conf,
+    const struct deliver_job *job)
+{
+	char	 err[256];
+
+	memset(dj, 0, sizeof(*dj));
+	dj->conf = conf;
+	dj->job = job;
+	dj->port = (int)conf->smtp_port;
+	dj->relayed = conf->relayhost != NULL && conf->relayhost[0] != '\0' &&
+	    !relay_domain_local(conf, job->dest);
+	(void)snprintf(dj->postmaster, sizeof(dj->postmaster),
+	    "postmaster@%s", conf->hostname);
+	if (queue_open(&dj->q, conf->spool_dir, 0, err, sizeof(err)) == -1) {
+		log_warnx("deliver %s: queue: %s", job->dest, err);
+		return -1;
+	}
+	/* Resolver and TLS context are made here, after fork(). */
+	if ((dj->dns = dns_new(conf, err, sizeof(err))) == NULL)
+		log_warnx("deliver %s: resolver: %s", job->dest, err);
+	tls_init();
+	if ((dj->tls = tls_client_ctx(NULL, err, sizeof(err))) == NULL)
+		log_warnx("deliver %s: TLS client context: %s", job->dest,
+		    err);
+	return 0;
+}
+
+int
+deliver_job_run(const struct config *conf, const struct deliver_job *job)
+{
+	struct djob	 dj;
+	size_t		 i;
+	int		 status;
+
+	if (job_setup(&dj, conf, job) == -1)
+		return EX_TEMPFAIL;
+	job_load(&dj);
+	if (any_pending(&dj)) {
+		if (relay_domain_local(conf, job->dest))
+			deliver_local(&dj);
+		else
+			deliver_remote(&dj);
+	}
+	for (i = 0; i < dj.nm; i++)
+		record_msg(&dj, &dj.m[i]);
+	status = dj.failed ? EX_TEMPFAIL : 0;
+	job_free(&dj);
+	if (dj.tls != NULL)
+		SSL_CTX_free(dj.tls);
+	dns_free(dj.dns);
+	queue_close(dj.q);
+	return status;
+}
