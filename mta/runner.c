@@ -1,0 +1,705 @@
+/*
+ * The runner: the one scheduling process.  Each pass reads the due part
+ * of the schedule, leaves out what is already in flight, groups the rest
+ * by next hop, and forks a deliver worker per batch within max_deliveries
+ * overall and max_per_destination per next hop.  Between passes it sleeps
+ * in poll() on the wake pipe (new mail), a self-pipe fed by its signal
+ * handlers (SIGCHLD, SIGUSR1 flush, SIGTERM/SIGHUP stop) and the time of
+ * the next due entry.
+ *
+ * Nothing is lost when a worker dies: its recipients were never retired,
+ * so they are due again at their unchanged next attempt; the runner only
+ * pauses them briefly so a crashing batch cannot spin, and releases the
+ * locks the worker held (DB_ENV->failchk, through queue_failchk).
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "config.h"
+#include "deliver.h"
+#include "log.h"
+#include "queue.h"
+#include "relay.h"
+#include "runner.h"
+#include "util.h"
+
+#define RUNNER_DUE_MAX		10000	/* schedule entries read per pass */
+#define RUNNER_BUCKETS		1024	/* in-flight hash, power of two */
+#define RUNNER_CHECKPOINT	60	/* seconds between checkpoints */
+#define RUNNER_BUSY_WAIT	2	/* seconds between passes while the due
+					 * work is in flight or throttled */
+#define RUNNER_HOLD_MAX		60	/* pause after a failed worker */
+#define RUNNER_STOP_WAIT	15	/* seconds workers get at shutdown */
+#define RUNNER_KILL_WAIT	3	/* after SIGTERM, before SIGKILL */
+
+/* A recipient handed to a worker (pid), or paused after one failed. */
+struct inflight {
+	struct inflight	*next;
+	char		 qid[QID_LEN + 1];
+	uint32_t	 idx;
+	pid_t		 pid;		/* 0: paused until hold_until */
+	int64_t		 hold_until;
+};
+
+struct worker {
+	pid_t			 pid;	/* 0: free slot */
+	char			*dest;
+	struct deliver_item	*items;
+	size_t			 nitems;
+	int64_t			 started;	/* mono_msec */
+};
+
+struct runner {
+	const struct config	*conf;
+	struct queue		*q;
+	int			 wake_fd;
+	struct inflight		*bucket[RUNNER_BUCKETS];
+	size_t			 npaused;
+	struct worker		*w;
+	size_t			 nslots;
+	size_t			 running;
+	int			 stopping;
+	int			 blocked;	/* due work left behind */
+	int64_t			 next_checkpoint;
+};
+
+/* One due recipient, as a pass collects it. */
+struct due {
+	char		 qid[QID_LEN + 1];
+	uint32_t	 idx;
+	char		*key;	/* next hop */
+};
+
+struct collect {
+	struct runner	*r;
+	struct due	*v;
+	size_t		 n, cap;
+};
+
+static int	 sigpipe[2] = { -1, -1 };
+
+static void
+sig_handler(int sig)
+{
+	int		 saved = errno;
+	unsigned char	 c = (unsigned char)sig;
+
+	/* A full pipe already holds a wake-up: dropping this one is fine. */
+	(void)write(sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+static void
+set_nonblock(int fd)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		fatal("runner: fcntl");
+}
+
+static void
+signals_setup(void)
+{
+	struct sigaction	 sa;
+	static const int	 sigs[] = { SIGCHLD, SIGUSR1, SIGTERM, SIGHUP,
+	    SIGINT };
+	size_t			 i;
+
+	if (pipe(sigpipe) == -1)
+		fatal("runner: pipe");
+	set_nonblock(sigpipe[0]);
+	set_nonblock(sigpipe[1]);
+	(void)fcntl(sigpipe[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(sigpipe[1], F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = sig_handler;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			fatal("runner: sigaction");
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ---- the in-flight set, keyed by qid + idx ---------------------------- */
+
+static size_t
+inflight_hash(const char *qid, uint32_t idx)
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	size_t		 i;
+
+	for (i = 0; qid[i] != '\0'; i++)
+		h = (h ^ (unsigned char)qid[i]) * 16777619u;
+	for (i = 0; i < 4; i++)
+		h = (h ^ ((idx >> (8 * i)) & 0xff)) * 16777619u;
+	return h & (RUNNER_BUCKETS - 1);
+}
+
+static struct inflight **
+inflight_slot(struct runner *r, const char *qid, uint32_t idx)
+{
+	struct inflight	**p = &r->bucket[inflight_hash(qid, idx)];
+
+	for (; *p != NULL; p = &(*p)->next)
+		if ((*p)->idx == idx && strcmp((*p)->qid, qid) == 0)
+			break;
+	return p;
+}
+
+static void
+inflight_add(struct runner *r, const char *qid, uint32_t idx, pid_t pid)
+{
+	struct inflight	**p = inflight_slot(r, qid, idx), *e;
+
+	if ((e = *p) == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		(void)strlcpy(e->qid, qid, sizeof(e->qid));
+		e->idx = idx;
+		*p = e;
+	} else if (e->pid == 0)
+		r->npaused--;
+	e->pid = pid;
+}
+
+static void
+inflight_del(struct runner *r, const char *qid, uint32_t idx)
+{
+	struct inflight	**p = inflight_slot(r, qid, idx), *e;
+
+	if ((e = *p) == NULL)
+		return;
+	if (e->pid == 0)
+		r->npaused--;
+	*p = e->next;
+	free(e);
+}
+
+static void
+inflight_pause(struct runner *r, const char *qid, uint32_t idx, int64_t until)
+{
+	struct inflight	*e = *inflight_slot(r, qid, idx);
+
+	if (e == NULL || e->pid == 0)
+		return;
+	e->pid = 0;
+	e->hold_until = until;
+	r->npaused++;
+}
+
+/* Drops pauses that are over (all of them when all is set); returns the
+ * earliest pause still running, or 0. */
+static int64_t
+inflight_unpause(struct runner *r, int64_t now, int all)
+{
+	struct inflight	**p, *e;
+	int64_t		 earliest = 0;
+	size_t		 b;
+
+	for (b = 0; b < RUNNER_BUCKETS && r->npaused > 0; b++) {
+		for (p = &r->bucket[b]; (e = *p) != NULL; ) {
+			if (e->pid == 0 && (all || e->hold_until <= now)) {
+				*p = e->next;
+				free(e);
+				r->npaused--;
+				continue;
+			}
+			if (e->pid == 0 && (earliest == 0 ||
+			    e->hold_until < earliest))
+				earliest = e->hold_until;
+			p = &e->next;
+		}
+	}
+	return earliest;
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+static size_t
+dest_running(const struct runner *r, const char *key)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < r->nslots; i++)
+		if (r->w[i].pid != 0 && strcmp(r->w[i].dest, key) == 0)
+			n++;
+	return n;
+}
+
+/* In the child: no handle of the runner is used (queue, pipes); the
+ * worker opens its own.  _exit() so nothing of the parent is flushed. */
+static _Noreturn void
+worker_child(struct runner *r, const struct worker *w)
+{
+	struct deliver_job	 job;
+	struct sigaction	 sa;
+	static const int	 sigs[] = { SIGCHLD, SIGUSR1, SIGTERM, SIGHUP,
+	    SIGINT };
+	size_t			 i;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_DFL;
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+	(void)close(sigpipe[0]);
+	(void)close(sigpipe[1]);
+	(void)close(r->wake_fd);
+	job.dest = w->dest;
+	job.items = w->items;
+	job.nitems = w->nitems;
+	_exit(deliver_job_run(r->conf, &job));
+}
+
+static void
+worker_clear(struct worker *w)
+{
+	free(w->dest);
+	free(w->items);
+	memset(w, 0, sizeof(*w));
+}
+
+/* Forks a worker for v[0..n).  0, or -1 when no worker could be made. */
+static int
+worker_spawn(struct runner *r, const char *key, const struct due *v, size_t n)
+{
+	struct worker	*w = NULL;
+	size_t		 i;
+	pid_t		 pid;
+
+	for (i = 0; i < r->nslots && w == NULL; i++)
+		if (r->w[i].pid == 0)
+			w = &r->w[i];
+	if (w == NULL)
+		return -1;
+	w->dest = xstrdup(key);
+	w->items = xcalloc(n, sizeof(*w->items));
+	for (i = 0; i < n; i++) {
+		memcpy(w->items[i].qid, v[i].qid, sizeof(w->items[i].qid));
+		w->items[i].idx = v[i].idx;
+	}
+	w->nitems = n;
+	if ((pid = fork()) == -1) {
+		log_warn("runner: fork for %s", key);
+		worker_clear(w);
+		return -1;
+	}
+	if (pid == 0)
+		worker_child(r, w);
+	w->pid = pid;
+	w->started = mono_msec();
+	for (i = 0; i < n; i++)
+		inflight_add(r, v[i].qid, v[i].idx, pid);
+	r->running++;
+	log_debug("runner: worker %ld for %s: %zu recipient(s)", (long)pid,
+	    key, n);
+	return 0;
+}
+
+/* How long a failed worker's recipients rest before they are tried. */
+static int64_t
+pause_len(const struct config *conf)
+{
+	return conf->retry_min > 0 && conf->retry_min < RUNNER_HOLD_MAX ?
+	    conf->retry_min : RUNNER_HOLD_MAX;
+}
+
+static void
+worker_done(struct runner *r, struct worker *w, int status)
+{
+	int64_t	 until = (int64_t)time(NULL) + pause_len(r->conf);
+	size_t	 i;
+	int	 ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	if (ok) {
+		for (i = 0; i < w->nitems; i++)
+			inflight_del(r, w->items[i].qid, w->items[i].idx);
+	} else {
+		if (WIFSIGNALED(status))
+			log_warnx("runner: worker %ld for %s killed by signal "
+			    "%d; its %zu recipient(s) stay queued",
+			    (long)w->pid, w->dest, WTERMSIG(status),
+			    w->nitems);
+		else
+			log_warnx("runner: worker %ld for %s exited with "
+			    "status %d; its %zu recipient(s) stay queued",
+			    (long)w->pid, w->dest, WEXITSTATUS(status),
+			    w->nitems);
+		for (i = 0; i < w->nitems; i++)
+			inflight_pause(r, w->items[i].qid, w->items[i].idx,
+			    until);
+		/* A worker killed mid-transaction leaves locks behind. */
+		if (WIFSIGNALED(status) && queue_failchk(r->q) == -1)
+			fatalx("runner: queue environment needs recovery");
+	}
+	r->running--;
+	worker_clear(w);
+}
+
+static void
+reap(struct runner *r)
+{
+	pid_t	 pid;
+	int	 status;
+	size_t	 i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < r->nslots; i++)
+			if (r->w[i].pid == pid) {
+				worker_done(r, &r->w[i], status);
+				break;
+			}
+	}
+}
+
+/* ---- one pass ------------------------------------------------------------ */
+
+/* The next hop: everything but local domains goes to the relayhost when
+ * there is one; the recipient keeps its own dest for the log. */
+static const char *
+dest_key(const struct config *conf, const char *dest)
+{
+	if (conf->relayhost != NULL && conf->relayhost[0] != '\0' &&
+	    !relay_domain_local(conf, dest))
+		return conf->relayhost;
+	return dest;
+}
+
+static int
+collect_cb(void *arg, const struct qdue *d)
+{
+	struct collect	*c = arg;
+	struct due	*e;
+
+	if (*inflight_slot(c->r, d->qid, d->idx) != NULL)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->v = xreallocarray(c->v, c->cap, sizeof(*c->v));
+	}
+	e = &c->v[c->n++];
+	memcpy(e->qid, d->qid, sizeof(e->qid));
+	e->idx = d->idx;
+	e->key = xstrdup(dest_key(c->r->conf, d->dest ? d->dest : ""));
+	return 0;
+}
+
+/* Next hop, then qid (arrival order: oldest first), then index. */
+static int
+due_cmp(const void *a, const void *b)
+{
+	const struct due	*x = a, *y = b;
+	int			 c;
+
+	if ((c = strcmp(x->key, y->key)) != 0)
+		return c;
+	if ((c = strcmp(x->qid, y->qid)) != 0)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Items from v[0..n) making at most max_batch messages (all their
+ * recipients for this next hop). */
+static size_t
+batch_len(const struct due *v, size_t n, long long max_batch)
+{
+	size_t		 i;
+	long long	 msgs = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i == 0 || strcmp(v[i].qid, v[i - 1].qid) != 0) {
+			if (msgs == max_batch)
+				break;
+			msgs++;
+		}
+	}
+	return i;
+}
+
+/* Group boundaries: start[g] for each run of one next hop. */
+static size_t
+group_starts(const struct due *v, size_t n, size_t *start)
+{
+	size_t	 i, g = 0;
+
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(v[i].key, v[i - 1].key) != 0)
+			start[g++] = i;
+	return g;
+}
+
+/*
+ * Round robin over next hops, one batch each per round, so one busy
+ * destination cannot take every worker.  Sets r->blocked when due work
+ * had to stay behind (limits reached or fork failed).
+ */
+static void
+dispatch(struct runner *r, struct due *v, size_t n)
+{
+	const struct config	*conf = r->conf;
+	size_t			*start, *cur, ng, g, end, len;
+	int			 progress = 1;
+
+	start = xcalloc(n + 1, sizeof(*start));
+	cur = xcalloc(n + 1, sizeof(*cur));
+	ng = group_starts(v, n, start);
+	start[ng] = n;
+	memcpy(cur, start, (ng + 1) * sizeof(*cur));
+	while (progress && !r->stopping) {
+		progress = 0;
+		for (g = 0; g < ng; g++) {
+			end = start[g + 1];
+			if (cur[g] == end || (long long)r->running >=
+			    conf->max_deliveries)
+				continue;
+			if ((long long)dest_running(r, v[cur[g]].key) >=
+			    conf->max_per_destination)
+				continue;
+			len = batch_len(&v[cur[g]], end - cur[g],
+			    conf->max_batch);
+			if (worker_spawn(r, v[cur[g]].key, &v[cur[g]], len))
+				goto done;
+			cur[g] += len;
+			progress = 1;
+		}
+	}
+ done:
+	r->blocked = 0;
+	for (g = 0; g < ng; g++)
+		if (cur[g] != start[g + 1])
+			r->blocked = 1;
+	free(start);
+	free(cur);
+}
+
+static void
+run_pass(struct runner *r)
+{
+	struct collect	 c;
+	size_t		 i;
+	int		 rc;
+
+	if (r->stopping)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	rc = queue_due(r->q, (int64_t)time(NULL), RUNNER_DUE_MAX, collect_cb,
+	    &c);
+	if (rc == -1)
+		log_warnx("runner: reading the schedule failed");
+	r->blocked = 0;
+	if (c.n > 0) {
+		qsort(c.v, c.n, sizeof(*c.v), due_cmp);
+		dispatch(r, c.v, c.n);
+	}
+	if (rc == RUNNER_DUE_MAX)
+		r->blocked = 1;
+	for (i = 0; i < c.n; i++)
+		free(c.v[i].key);
+	free(c.v);
+}
+
+/* ---- sleeping ------------------------------------------------------------ */
+
+/* Seconds until the next pass is due. */
+static int64_t
+next_wait(struct runner *r, int64_t now, int64_t paused_until)
+{
+	int64_t	 t = r->conf->queue_run_interval > 0 ?
+	    r->conf->queue_run_interval : 60;
+	int64_t	 nd = queue_next_due(r->q);
+
+	/* Due now but in flight, throttled or paused: wait for a worker
+	 * to finish (SIGCHLD) or look again shortly; never spin. */
+	if (nd > 0 && nd <= now)
+		t = RUNNER_BUSY_WAIT;
+	else if (nd > now && nd - now < t)
+		t = nd - now;
+	if (paused_until > 0 && paused_until - now < t)
+		t = paused_until - now;
+	if (r->next_checkpoint - now < t)
+		t = r->next_checkpoint - now;
+	return t < 1 ? 1 : t;
+}
+
+static void
+drain_wake(struct runner *r)
+{
+	char	 b[256];
+	ssize_t	 n;
+	int	 i;
+
+	for (i = 0; i < 64; i++) {
+		n = read(r->wake_fd, b, sizeof(b));
+		if (n > 0)
+			continue;
+		if (n == 0) {
+			log_warnx("runner: master went away, stopping");
+			r->stopping = 1;
+		}
+		return;
+	}
+}
+
+static void
+on_signal(struct runner *r, int sig)
+{
+	int	 n;
+
+	switch (sig) {
+	case SIGCHLD:
+		reap(r);
+		break;
+	case SIGUSR1:
+		/* Flush: everything deferred is due now, pauses end too. */
+		if ((n = queue_flush(r->q, NULL)) == -1)
+			log_warnx("runner: flush failed");
+		else
+			log_info("runner: flush: %d recipient(s) due now", n);
+		(void)inflight_unpause(r, 0, 1);
+		break;
+	case SIGTERM:
+	case SIGHUP:
+	case SIGINT:
+		r->stopping = 1;
+		break;
+	}
+}
+
+static void
+drain_signals(struct runner *r)
+{
+	unsigned char	 b[64];
+	ssize_t		 n, i;
+	int		 rounds;
+
+	for (rounds = 0; rounds < 64; rounds++) {
+		if ((n = read(sigpipe[0], b, sizeof(b))) <= 0)
+			return;
+		for (i = 0; i < n; i++)
+			on_signal(r, b[i]);
+	}
+}
+
+static void
+sleep_once(struct runner *r, int64_t seconds)
+{
+	struct pollfd	 pfd[2];
+	int		 n;
+
+	pfd[0].fd = r->wake_fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sigpipe[0];
+	pfd[1].events = POLLIN;
+	n = poll(pfd, 2, (int)(seconds * 1000));
+	if (n == -1 && errno != EINTR)
+		fatal("runner: poll");
+	if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP)))
+		drain_wake(r);
+	drain_signals(r);
+}
+
+/* ---- stopping ------------------------------------------------------------- */
+
+static void
+signal_workers(struct runner *r, int sig)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nslots; i++)
+		if (r->w[i].pid != 0)
+			(void)kill(r->w[i].pid, sig);
+}
+
+/* Waits up to ms for the workers to finish; returns how many remain. */
+static size_t
+wait_workers(struct runner *r, int64_t ms)
+{
+	int64_t		 deadline = mono_msec() + ms;
+	struct pollfd	 pfd;
+
+	while (r->running > 0 && mono_msec() < deadline) {
+		pfd.fd = sigpipe[0];
+		pfd.events = POLLIN;
+		(void)poll(&pfd, 1, 200);
+		drain_signals(r);
+		reap(r);
+	}
+	return r->running;
+}
+
+static _Noreturn void
+runner_stop(struct runner *r)
+{
+	size_t	 i;
+
+	log_info("runner: stopping, %zu worker(s) running", r->running);
+	if (wait_workers(r, RUNNER_STOP_WAIT * 1000) > 0) {
+		log_warnx("runner: %zu worker(s) still busy, terminating",
+		    r->running);
+		signal_workers(r, SIGTERM);
+		if (wait_workers(r, RUNNER_KILL_WAIT * 1000) > 0) {
+			signal_workers(r, SIGKILL);
+			(void)wait_workers(r, RUNNER_KILL_WAIT * 1000);
+		}
+	}
+	(void)inflight_unpause(r, 0, 1);
+	for (i = 0; i < RUNNER_BUCKETS; i++)
+		while (r->bucket[i] != NULL)
+			inflight_del(r, r->bucket[i]->qid, r->bucket[i]->idx);
+	for (i = 0; i < r->nslots; i++)
+		worker_clear(&r->w[i]);
+	free(r->w);
+	queue_close(r->q);
+	log_info("runner: stopped");
+	exit(0);
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+_Noreturn void
+runner_main(const struct config *conf, int wake_fd)
+{
+	struct runner	 r;
+	char		 err[256];
+	int64_t		 now, paused_until;
+
+	memset(&r, 0, sizeof(r));
+	r.conf = conf;
+	r.wake_fd = wake_fd;
+	r.nslots = conf->max_deliveries > 0 ? (size_t)conf->max_deliveries : 1;
+	r.w = xcalloc(r.nslots, sizeof(*r.w));
+	signals_setup();
+	set_nonblock(wake_fd);
+	if (queue_open(&r.q, conf->spool_dir, 0, err, sizeof(err)) == -1)
+		fatalx("runner: queue: %s", err);
+	r.next_checkpoint = (int64_t)time(NULL) + RUNNER_CHECKPOINT;
+	log_info("runner: started, %zu worker(s) at most", r.nslots);
+	while (!r.stopping) {
+		reap(&r);
+		now = (int64_t)time(NULL);
+		if (now >= r.next_checkpoint) {
+			if (queue_checkpoint(r.q) == -1)
+				log_warnx("runner: checkpoint failed");
+			r.next_checkpoint = now + RUNNER_CHECKPOINT;
+		}
+		paused_until = inflight_unpause(&r, now, 0);
+		run_pass(&r);
+		sleep_once(&r, next_wait(&r, (int64_t)time(NULL),
+		    paused_until));
+	}
+	runner_stop(&r);
+}
