@@ -36,7 +36,7 @@ POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
-		mta/smtp_reply.o
+		mta/smtp_reply.o mta/aliases.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h
 
@@ -46,7 +46,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_relay tests/unit/test_mx \
 		tests/unit/test_tls_policy tests/unit/test_bounce \
 		tests/unit/test_smtp_reply tests/unit/test_netio \
-		tests/unit/test_smtp_client
+		tests/unit/test_smtp_client tests/unit/test_aliases
 
 .SUFFIXES: .c .o
 .c.o:
@@ -93,6 +93,11 @@ tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+
+tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_sendmail_args: tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
 deps:
 	@sh tests/deps.sh
