@@ -91,6 +91,7 @@ class DnsNet:
         self.proc = None
         self.serial = int(time.time()) & 0x7fffffff
         self._served = set()
+        self._mtime = 0
         self.zonedir = os.path.join(self.workdir, "zones")
         self.keydir = os.path.join(self.workdir, "keys")
         for d in (self.workdir, self.zonedir, self.keydir):
@@ -334,7 +335,8 @@ class DnsNet:
     def _touch(self):
         # nsd reloads a zone file whose mtime changed; make sure it did
         # even when rewritten within the clock's resolution.
-        t = time.time() + 1
+        self._mtime = max(self._mtime + 1, time.time() + 1)
+        t = self._mtime
         for name in os.listdir(self.zonedir):
             os.utime(os.path.join(self.zonedir, name), (t, t))
 
