@@ -222,7 +222,12 @@ netio_getline(struct netio *n, const char **line, size_t *len, size_t max,
 			n->inoff += ll;
 			n->inlen -= ll;
 			if (n->skipping || ll > max) {
+				/* The terminator tells CR LF from a bare LF
+				 * (netio.h); when skipping, an LF alone here
+				 * had its CR dropped with the rest. */
 				n->skipping = 0;
+				*line = ll >= 2 ? lf - 1 : lf;
+				*len = ll >= 2 ? 2 : 1;
 				return NETIO_LINE_LONG;
 			}
 			*line = start;
