@@ -50,10 +50,14 @@ struct mx_self {
 };
 
 /*
- * Resolves the route.  0 with route filled (route may be empty after
- * truncation: then why says so), or -1 with why set (DEFER for
- * tempfail/bogus/loop, BOUNCE for NXDOMAIN/null MX).
- * port is only for logging.
+ * Resolves the route.  0 with at least one usable host, or -1 with why set:
+ *   DEFER 4.4.3  MX lookup failed or bogus ("DNSSEC validation failed for
+ *                MX of D: why"), or every host's addresses failed or bogus
+ *   DEFER 5.4.6  "mail for D loops back to myself": own-preference
+ *                truncation left nothing (the caller decides permanence)
+ *   BOUNCE 5.1.2 NXDOMAIN;  5.1.10 null MX;  5.4.4 no host has an address
+ * A host whose A or AAAA answer is bogus is dropped (logged).  self may be
+ * NULL.  seed orders equal preferences (mx_sort).
  */
 int	mx_route_build(struct dns_ctx *, const char *domain,
 	    const struct mx_self *, uint32_t seed, struct mx_route *,
