@@ -31,14 +31,15 @@ ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
 LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
-QUEUE_OBJS=	queue/queue.o queue/qrecord.o queue/qid.o queue/retry.o
+QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
+		queue/qid.o queue/retry.o
 POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
 		mta/smtp_reply.o mta/aliases.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
-HDRS=		include/*.h
+HDRS=		include/*.h queue/qdb.h
 
 UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_qrecord tests/unit/test_queue \

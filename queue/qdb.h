@@ -1,0 +1,80 @@
+/*
+ * qdb: what the files of queue/ share and nothing else includes: the
+ * handle, the tables, and the transaction and record helpers of
+ * queue/queue.c.  Internal functions return 0 or a Berkeley DB result
+ * (an errno value, a DB_* code, or QE_CORRUPT) and run inside the
+ * transaction they are given; q_txn() retries deadlock victims.
+ */
+#ifndef POSTERN_QDB_H
+#define POSTERN_QDB_H
+
+#include <db.h>
+#include <stdint.h>
+
+#include "queue.h"
+#include "util.h"
+
+#define QUEUE_CHUNK		(64 * 1024)	/* body bytes per record */
+#define QUEUE_CACHE		(16 * 1024 * 1024)
+#define QUEUE_LOGBUF		(2 * 1024 * 1024)
+#define QUEUE_THREADS		4096	/* processes with the env open */
+#define QUEUE_LOCKS		50000
+#define QUEUE_TXN_RETRIES	50	/* deadlock victims retry this often */
+#define QUEUE_QID_TRIES		16	/* fresh ids after a collision */
+#define QUEUE_BATCH		256	/* entries read per transaction */
+#define QE_CORRUPT		(-1000)	/* internal: a record failed to decode */
+
+enum qtable {
+	QT_MESSAGES,
+	QT_BODIES,
+	QT_RCPTS,
+	QT_SCHED,
+	QT_DESTS,
+	QT_STS,
+	QT_CORRUPT,
+	QT_COUNT
+};
+
+struct queue {
+	DB_ENV		*env;
+	DB		*db[QT_COUNT];
+	unsigned	 flags;
+	struct buf	 enc;	/* record being encoded */
+	struct buf	 key;	/* key being built */
+	char		 bad_qid[QID_LEN + 1];	/* to move aside */
+};
+
+typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);
+
+/* queue.c */
+void	 q_dbt(DBT *, const void *, size_t);
+int64_t	 q_now(void);
+int	 q_fail(const char *, int);
+int	 q_txn(struct queue *, qtxn_fn, void *, int);
+int	 q_get(struct queue *, DB_TXN *, enum qtable, const void *, size_t,
+	    DBT *, u_int32_t);
+int	 q_put(struct queue *, DB_TXN *, enum qtable, const void *, size_t,
+	    const void *, size_t, u_int32_t);
+int	 q_del(struct queue *, DB_TXN *, enum qtable, const void *, size_t);
+int	 q_aside(struct queue *, DB_TXN *, enum qtable, const DBT *,
+	    const DBT *);
+int	 q_corrupt(struct queue *, const char *);
+int	 q_sched_put(struct queue *, DB_TXN *, const struct qrcpt *);
+int	 q_sched_del(struct queue *, DB_TXN *, const struct qrcpt *);
+int	 q_rcpt_put(struct queue *, DB_TXN *, const struct qrcpt *);
+int	 q_msg_get(struct queue *, DB_TXN *, const char *, struct qmsg *,
+	    u_int32_t);
+int	 q_rcpt_get(struct queue *, DB_TXN *, const char *, uint32_t,
+	    struct qrcpt *, u_int32_t);
+
+/* qadmin.c */
+int	 q_purge(struct queue *, DB_TXN *, const char *, int);
+int	 q_quarantine(struct queue *, DB_TXN *, void *);
+int	 q_sched_bad(struct queue *, DB_TXN *, DBC *, const DBT *,
+	    const DBT *, const char *);
+
+/* qread.c */
+int	 q_cursor_resume(DBC *, DBT *, DBT *, const unsigned char *, size_t,
+	    int);
+
+#endif
