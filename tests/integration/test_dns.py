@@ -291,16 +291,16 @@ def test_bad_resolver_option_is_an_error(net, tmp_path):
 def test_shared_dns_add_mx(dns):
     if dns is None:
         pytest.skip("no test DNS")
-    dns.add_mx("d0.b250.example", [("mx0.d0.b250.example", "127.0.250.10"),
-                                   ("mx1.d0.b250.example", "127.0.250.11")])
+    dns.add_mx("d0.dnsq.example", [("mx0.d0.dnsq.example", "127.0.250.10"),
+                                   ("mx1.d0.dnsq.example", "127.0.250.11")])
     conf = os.path.join(dns.workdir, "postern-dnsq.conf")
     with open(conf, "w") as f:
         f.write("\n".join(dns.conf_lines()) + "\n")
-    p = subprocess.run([DNSQ, "-C", conf, "d0.b250.example"],
+    p = subprocess.run([DNSQ, "-C", conf, "d0.dnsq.example"],
                        stdout=subprocess.PIPE, text=True, timeout=60)
     assert p.returncode == 0, p.stdout
     lines = p.stdout.splitlines()
     assert "mx_sec=secure" in lines[0]
-    assert "name=mx0.d0.b250.example pref=10 addr_sec=secure" in lines[1]
+    assert "name=mx0.d0.dnsq.example pref=10 addr_sec=secure" in lines[1]
     assert "addrs=127.0.250.10" in lines[1]
-    assert "name=mx1.d0.b250.example pref=20" in lines[2]
+    assert "name=mx1.d0.dnsq.example pref=20" in lines[2]
