@@ -28,10 +28,17 @@ struct smtp_client;
 
 /*
  * Connects to addr of host, reads the greeting, says EHLO and applies the
- * TLS decision.  NULL with out filled on failure: out->kind DEFER means
- * "try the next address/host", BOUNCE a permanent 5xx greeting.
+ * TLS decision.  NULL with out filled on failure: out->kind is always
+ * DEFER ("try the next address/host"; RFC 5321 §3.1 and §5.1 let a
+ * client go on to the next MX after a 4xx or 5xx greeting or EHLO);
+ * out->status keeps the remote class ("5.x.x") so the caller can decide
+ * to bounce when every host refused permanently.  TLS failures under a
+ * level that requires TLS are 4.7.4 (STARTTLS missing or refused) or
+ * 4.7.5 (handshake or certificate), and no MAIL is ever sent in clear.
  * Under TLS_MAY a failed handshake reconnects in clear to the same address
- * (tls_policy.h: tls_plaintext_fallback_ok()).
+ * (tls_policy.h: tls_plaintext_fallback_ok()).  opts and the decision
+ * are copied; what they point to (helo, tls_ctx, TLSA data) must outlive
+ * the client.
  */
 struct smtp_client *smtp_client_open(const struct mx_host *,
 	    const struct mx_addr *, const struct tls_decision *,

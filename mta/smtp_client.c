@@ -1,0 +1,817 @@
+/*
+ * Outbound SMTP, RFC 5321 client side: connect, greeting, EHLO (HELO
+ * fallback), STARTTLS per the TLS decision (RFC 3207), then transactions
+ * with PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
+ * SMTPUTF8 (RFC 6531) and DSN (RFC 3461) parameters when offered.
+ *
+ * Outcomes: every recipient leaves smtp_client_send() with one.  During a
+ * transaction an accepted RCPT is held as a tentative SENT; the reply to
+ * the final "." (or any failure before it) settles every tentative and
+ * unanswered recipient at once, while recipients the server refused keep
+ * their own RCPT reply.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "compat.h"
+#include "log.h"
+#include "netio.h"
+#include "smtp_client.h"
+#include "smtp_reply.h"
+#include "util.h"
+
+/* Flush the body to the socket in pieces of about this size. */
+#define BODY_CHUNK	65536
+/* RFC 5321 §4.5.3.2.6: the reply to "." may take twice the others. */
+#define DOT_TIMEOUT_FACTOR	2
+
+struct smtp_client {
+	struct netio	*nio;
+	struct smtp_client_opts opts;
+	struct tls_decision tls;
+	struct mx_addr	 addr;
+	char		 host[256];
+	char		 relay[320];
+	char		 tlsdesc[128];
+	const char	*auth;
+	unsigned	 ext;		/* EHLO_* of the current session */
+	unsigned long long maxsize;	/* SIZE, 0: no limit announced */
+	int		 need_rset;	/* a transaction ran on this session */
+	int		 dead;		/* connection unusable */
+};
+
+/* One transaction: the recipients and where their outcomes go. */
+struct tx {
+	struct smtp_client	*c;
+	const struct qmsg	*msg;
+	const struct qrcpt *const *rcpts;
+	size_t			 n;
+	struct outcome		*out;
+	size_t			 accepted;
+	size_t			 size;	/* body bytes for SIZE= */
+};
+
+/* Non-blocking connect bounded by timeout seconds.  fd, or -1. */
+static int
+tcp_connect(const struct mx_addr *a, int port, int timeout, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 sl, el = sizeof(int);
+	struct pollfd		 pfd;
+	int			 fd, r, e = 0;
+	int64_t			 deadline = mono_msec() + timeout * 1000LL;
+
+	memset(&ss, 0, sizeof(ss));
+	if (a->family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, a->addr, 4);
+		sl = sizeof(*sin);
+	} else if (a->family == AF_INET6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		memcpy(&sin6->sin6_addr, a->addr, 16);
+		sl = sizeof(*sin6);
+	} else {
+		(void)snprintf(err, errlen, "unsupported address family");
+		return -1;
+	}
+	if ((fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		e = errno;
+		goto fail;
+	}
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		r = poll(&pfd, 1, (int)(deadline - mono_msec() > 0 ?
+		    deadline - mono_msec() : 0));
+		if (r == 1)
+			break;
+		if (r == 0) {
+			e = ETIMEDOUT;
+			goto fail;
+		}
+		if (errno != EINTR) {
+			e = errno;
+			goto fail;
+		}
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+		return fd;
+fail:
+	(void)snprintf(err, errlen, "%s", strerror(e ? e : EIO));
+	if (fd != -1)
+		(void)close(fd);
+	return -1;
+}
+
+/* A reply as an outcome: 2xx SENT, 4xx DEFER, 5xx BOUNCE (RFC 5321
+ * §4.2.1), the remote text unchanged, its enhanced status or one derived. */
+static void
+remote_outcome(struct smtp_client *c, struct outcome *o,
+    const struct smtp_reply *r)
+{
+	enum outcome_kind k = r->code < 400 ? OUTCOME_SENT :
+	    r->code < 500 ? OUTCOME_DEFER : OUTCOME_BOUNCE;
+	char		 st[12];
+
+	outcome_set(o, k, smtp_reply_status(r, st, sizeof(st)), "%s",
+	    r->text);
+	/* §3.8: 421 means the server is closing the channel. */
+	if (r->code == 421)
+		c->dead = 1;
+}
+
+/* Reads one whole reply.  0, or -1 with fail filled (DEFER) and the
+ * connection marked dead. */
+static int
+read_reply(struct smtp_client *c, struct smtp_reply *r, int ehlo,
+    int timeout, const char *stage, struct outcome *fail)
+{
+	int64_t		 deadline = mono_msec() + timeout * 1000LL;
+	const char	*line, *why = NULL;
+	size_t		 len;
+	enum netio_line	 rc;
+	int		 left, done = 0;
+
+	smtp_reply_init(r, ehlo);
+	while (!done) {
+		left = (int)(deadline - mono_msec());
+		rc = netio_getline(c->nio, &line, &len, SMTP_REPLY_LINE_MAX,
+		    left > 0 ? left : 0);
+		if (rc == NETIO_LINE_TIMEOUT)
+			why = "conversation timed out";
+		else if (rc == NETIO_LINE_EOF || rc == NETIO_LINE_ERROR)
+			why = "lost connection";
+		else if (rc == NETIO_LINE_LONG)
+			why = "reply line too long";
+		else if ((done = smtp_reply_add(r, line, len, &why)) == -1)
+			done = 0;
+		else
+			why = NULL;
+		if (why == NULL)
+			continue;
+		c->dead = 1;
+		if (rc == NETIO_LINE_OK || rc == NETIO_LINE_LONG)
+			outcome_set(fail, OUTCOME_DEFER, "4.5.0", "protocol "
+			    "error with %s in the reply to %s: %s", c->relay,
+			    stage, why);
+		else
+			outcome_set(fail, OUTCOME_DEFER, "4.4.2", "%s with %s "
+			    "while receiving the reply to %s", why, c->relay,
+			    stage);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+flush_out(struct smtp_client *c, const char *stage, struct outcome *fail)
+{
+	if (netio_flush(c->nio, c->opts.reply_timeout * 1000) == 0)
+		return 0;
+	c->dead = 1;
+	outcome_set(fail, OUTCOME_DEFER, "4.4.2", "%s with %s while sending %s",
+	    errno == ETIMEDOUT ? "conversation timed out" : "lost connection",
+	    c->relay, stage);
+	return -1;
+}
+
+/* Sends one command line and reads its reply. */
+static int
+command(struct smtp_client *c, struct smtp_reply *r, int ehlo,
+    const char *stage, struct outcome *fail, const char *line)
+{
+	(void)netio_printf(c->nio, "%s\r\n", line);
+	if (flush_out(c, stage, fail) == -1)
+		return -1;
+	return read_reply(c, r, ehlo, c->opts.reply_timeout, stage, fail);
+}
+
+/* A refusal of the session (greeting, EHLO, HELO, STARTTLS): DEFER so
+ * the caller tries the next address, the remote status kept. */
+static int
+refused(struct smtp_client *c, const struct smtp_reply *r, const char *stage,
+    struct outcome *out)
+{
+	char	 st[12];
+
+	outcome_set(out, OUTCOME_DEFER, smtp_reply_status(r, st, sizeof(st)),
+	    "host %s refused %s: %s", c->relay, stage, r->text);
+	return -1;
+}
+
+/* RFC 5321 §4.1.1.1 EHLO, and HELO when EHLO is refused with 5xx
+ * (§3.2: a server that does not support the extensions). */
+static int
+hello(struct smtp_client *c, struct outcome *out)
+{
+	struct smtp_reply r;
+	char		 line[300];
+
+	(void)snprintf(line, sizeof(line), "EHLO %s", c->opts.helo);
+	if (command(c, &r, 1, "EHLO", out, line) == -1)
+		return -1;
+	c->ext = 0;
+	c->maxsize = 0;
+	if (r.code / 100 == 2) {
+		c->ext = r.ext;
+		c->maxsize = r.size;
+		return 0;
+	}
+	if (r.code / 100 != 5)
+		return refused(c, &r, "EHLO", out);
+	(void)snprintf(line, sizeof(line), "HELO %s", c->opts.helo);
+	if (command(c, &r, 0, "HELO", out, line) == -1)
+		return -1;
+	if (r.code / 100 != 2)
+		return refused(c, &r, "HELO", out);
+	return 0;
+}
+
+static int
+is_ip_literal(const char *s)
+{
+	return strchr(s, ':') != NULL || strspn(s, "0123456789.") ==
+	    strlen(s);
+}
+
+/* The SSL for this connection: SNI, and the reference identities the
+ * TLS decision will check after the handshake. */
+static SSL *
+prepare_ssl(struct smtp_client *c)
+{
+	const struct tls_decision *d = &c->tls;
+	const char	*name = d->sni[0] ? d->sni : c->host;
+	SSL		*ssl;
+	size_t		 i;
+
+	if ((ssl = SSL_new(c->opts.tls_ctx)) == NULL)
+		return NULL;
+	/* RFC 6066 §3: no IP literals in SNI. */
+	if (*name != '\0' && !is_ip_literal(name))
+		(void)SSL_set_tlsext_host_name(ssl, name);
+	if (d->level == TLS_LEVEL_DANE) {
+		/* RFC 7672 §3.1.1: DANE-EE ignores names; §3.2.2: DANE-TA
+		 * checks the TLSA base domain (the MX host name). */
+		if (SSL_dane_enable(ssl, name) <= 0)
+			goto fail;
+		(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (i = 0; i < d->ntlsa; i++)
+			(void)SSL_dane_tlsa_add(ssl, d->tlsa[i].usage,
+			    d->tlsa[i].selector, d->tlsa[i].mtype,
+			    d->tlsa[i].data, d->tlsa[i].len);
+	} else if (tls_auth_required(d->level)) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, name) != 1)
+			goto fail;
+	}
+	for (i = 0; i < d->nmatch && tls_auth_required(d->level); i++)
+		if (SSL_add1_host(ssl, d->match[i]) != 1)
+			goto fail;
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+/* After the handshake: RFC 7672 §3 / RFC 6125 for the levels that
+ * authenticate; MAY and ENCRYPT accept any certificate (RFC 7435). */
+static int
+check_auth(struct smtp_client *c, struct outcome *out)
+{
+	long	 v;
+
+	(void)snprintf(c->tlsdesc, sizeof(c->tlsdesc), "%s/%s",
+	    netio_tls_version(c->nio), netio_tls_cipher(c->nio));
+	if (!tls_auth_required(c->tls.level)) {
+		c->auth = "untrusted";
+		return 0;
+	}
+	v = SSL_get_verify_result(netio_ssl(c->nio));
+	if (v != X509_V_OK) {
+		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS %s: server "
+		    "certificate of %s not verified: %s",
+		    tls_level_name(c->tls.level), c->relay,
+		    X509_verify_cert_error_string(v));
+		return -1;
+	}
+	c->auth = tls_level_name(c->tls.level);
+	return 0;
+}
+
+/*
+ * RFC 3207: STARTTLS, handshake, and EHLO again (§4.2: forget what was
+ * learnt in clear).  0 with TLS up or (under MAY) still in clear; 1 when
+ * the handshake failed and the level allows retrying in clear; -1 with
+ * out filled otherwise.
+ */
+static int
+starttls(struct smtp_client *c, struct outcome *out, char *why,
+    size_t whylen)
+{
+	struct smtp_reply r;
+	int		 may = tls_plaintext_fallback_ok(c->tls.level);
+	SSL		*ssl;
+
+	if (!(c->ext & EHLO_STARTTLS) || c->opts.tls_ctx == NULL) {
+		if (may)
+			return 0;
+		outcome_set(out, OUTCOME_DEFER, "4.7.4", "TLS is required "
+		    "(%s, %s) but %s", tls_level_name(c->tls.level),
+		    c->tls.why, c->opts.tls_ctx == NULL ? "no TLS client "
+		    "context is available" : "the server does not offer "
+		    "STARTTLS");
+		return -1;
+	}
+	if (command(c, &r, 0, "STARTTLS", out, "STARTTLS") == -1)
+		return -1;
+	if (r.code != 220) {
+		if (may && !c->dead)
+			return 0;	/* §4.1: the session goes on in clear */
+		outcome_set(out, OUTCOME_DEFER, "4.7.4", "TLS is required "
+		    "(%s) but %s refused STARTTLS: %s",
+		    tls_level_name(c->tls.level), c->relay, r.text);
+		return -1;
+	}
+	if ((ssl = prepare_ssl(c)) == NULL) {
+		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS setup failed");
+		return -1;
+	}
+	if (netio_tls_connect(c->nio, ssl, c->opts.reply_timeout * 1000,
+	    why, whylen) == -1) {
+		c->dead = 1;
+		if (may)
+			return 1;
+		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS handshake with "
+		    "%s failed: %s", c->relay, why);
+		return -1;
+	}
+	if (check_auth(c, out) == -1)
+		return -1;
+	return hello(c, out);
+}
+
+/* One session up to a usable state.  0, 1 (retry in clear), -1. */
+static int
+session(struct smtp_client *c, int try_tls, struct outcome *out, char *why,
+    size_t whylen)
+{
+	struct smtp_reply r;
+	char		 err[256];
+	int		 fd;
+
+	(void)strlcpy(c->tlsdesc, "none", sizeof(c->tlsdesc));
+	c->auth = "none";
+	c->dead = 0;
+	c->need_rset = 0;
+	if ((fd = tcp_connect(&c->addr, c->opts.port, c->opts.connect_timeout,
+	    err, sizeof(err))) == -1) {
+		outcome_set(out, OUTCOME_DEFER, "4.4.1", "connect to %s: %s",
+		    c->relay, err);
+		return -1;
+	}
+	c->nio = netio_new(fd);
+	if (read_reply(c, &r, 0, c->opts.reply_timeout, "the greeting",
+	    out) == -1)
+		return -1;
+	if (r.code != 220)
+		return refused(c, &r, "the session", out);
+	if (hello(c, out) == -1)
+		return -1;
+	if (try_tls && tls_starttls_wanted(c->tls.level))
+		return starttls(c, out, why, whylen);
+	return 0;
+}
+
+static void
+drop(struct smtp_client *c)
+{
+	netio_free(c->nio);
+	c->nio = NULL;
+}
+
+struct smtp_client *
+smtp_client_open(const struct mx_host *host, const struct mx_addr *addr,
+    const struct tls_decision *tls, const struct smtp_client_opts *opts,
+    struct outcome *out)
+{
+	struct smtp_client *c = xcalloc(1, sizeof(*c));
+	char		 why[256];
+	int		 rc;
+
+	c->opts = *opts;
+	if (c->opts.port <= 0)
+		c->opts.port = 25;
+	if (c->opts.connect_timeout <= 0)
+		c->opts.connect_timeout = 30;
+	if (c->opts.reply_timeout <= 0)
+		c->opts.reply_timeout = 300;	/* RFC 5321 §4.5.3.2 */
+	c->tls = *tls;
+	c->addr = *addr;
+	(void)strlcpy(c->host, host->name, sizeof(c->host));
+	(void)snprintf(c->relay, sizeof(c->relay), "%s[%s]:%d", host->name,
+	    addr->text, c->opts.port);
+	memset(out, 0, sizeof(*out));
+	rc = session(c, 1, out, why, sizeof(why));
+	if (rc == 1) {
+		/* RFC 7435 §1.3 via tls_plaintext_fallback_ok(): only MAY
+		 * gets here.  A new connection, and no STARTTLS on it. */
+		log_info("relay=%s TLS handshake failed (%s), retrying in "
+		    "clear", c->relay, why);
+		drop(c);
+		rc = session(c, 0, out, why, sizeof(why));
+	}
+	if (rc != 0) {
+		smtp_client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+const char *
+smtp_client_relay(const struct smtp_client *c)
+{
+	return c->relay;
+}
+
+const char *
+smtp_client_tls(const struct smtp_client *c)
+{
+	return c->tlsdesc;
+}
+
+const char *
+smtp_client_auth(const struct smtp_client *c)
+{
+	return c->auth;
+}
+
+/* Gives every recipient still open (no reply, or a tentative SENT) the
+ * outcome o; refused recipients keep their own. */
+static void
+settle(struct tx *t, const struct outcome *o)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->out[i].kind == OUTCOME_NONE ||
+		    t->out[i].kind == OUTCOME_SENT)
+			t->out[i] = *o;
+}
+
+/* RFC 3461 §4: xtext values are passed on as received; anything that is
+ * not xtext (a space, a control, 8-bit) is not sent at all. */
+static int
+is_xtext(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
+		    *s == '=')
+			return 0;
+	return 1;
+}
+
+static int
+has_8bit(const char *s)
+{
+	for (; s != NULL && *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
+static void
+mail_cmd(struct tx *t, struct buf *b)
+{
+	const struct qmsg *m = t->msg;
+	unsigned	 ext = t->c->ext;
+
+	buf_printf(b, "MAIL FROM:<%s>", m->sender ? m->sender : "");
+	if (ext & EHLO_SIZE)
+		buf_printf(b, " SIZE=%zu", t->size);
+	if ((m->flags & QMSG_8BITMIME) && (ext & EHLO_8BITMIME))
+		buf_appendstr(b, " BODY=8BITMIME");
+	if ((m->flags & QMSG_SMTPUTF8) && (ext & EHLO_SMTPUTF8))
+		buf_appendstr(b, " SMTPUTF8");
+	if (!(ext & EHLO_DSN))
+		return;
+	if (m->flags & QMSG_RET_FULL)
+		buf_appendstr(b, " RET=FULL");
+	else if (m->flags & QMSG_RET_HDRS)
+		buf_appendstr(b, " RET=HDRS");
+	if (m->envid != NULL && *m->envid != '\0' && is_xtext(m->envid))
+		buf_printf(b, " ENVID=%s", m->envid);
+}
+
+static void
+rcpt_cmd(struct tx *t, const struct qrcpt *r, struct buf *b)
+{
+	buf_printf(b, "RCPT TO:<%s>", r->addr);
+	if (!(t->c->ext & EHLO_DSN))
+		return;
+	/* RFC 3461 §4.1: NEVER, or a list of SUCCESS, FAILURE, DELAY. */
+	if (r->notify & QNOTIFY_NEVER)
+		buf_appendstr(b, " NOTIFY=NEVER");
+	else if (r->notify != 0)
+		buf_printf(b, " NOTIFY=%s%s%s%s%s",
+		    r->notify & QNOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (r->notify & QNOTIFY_SUCCESS) &&
+		    (r->notify & (QNOTIFY_FAILURE | QNOTIFY_DELAY)) ? "," : "",
+		    r->notify & QNOTIFY_FAILURE ? "FAILURE" : "",
+		    (r->notify & QNOTIFY_FAILURE) &&
+		    (r->notify & QNOTIFY_DELAY) ? "," : "",
+		    r->notify & QNOTIFY_DELAY ? "DELAY" : "");
+	if (r->orcpt != NULL && strchr(r->orcpt, ';') != NULL &&
+	    is_xtext(r->orcpt))
+		buf_printf(b, " ORCPT=%s", r->orcpt);
+}
+
+/*
+ * The body as stored (CRLF lines, not dot-stuffed) onto the wire:
+ * RFC 5321 §4.5.2 dot-stuffing, and §2.3.8: a bare CR or LF never goes
+ * out, each becomes CRLF.  Ends with CRLF "." CRLF (§4.1.1.4).
+ */
+static int
+send_body(struct smtp_client *c, const char *p, size_t len,
+    struct outcome *fail)
+{
+	size_t	 i = 0, j;
+
+	while (i < len) {
+		if (p[i] == '.')
+			(void)netio_write(c->nio, ".", 1);
+		for (j = i; j < len && p[j] != '\r' && p[j] != '\n'; j++)
+			;
+		(void)netio_write(c->nio, p + i, j - i);
+		(void)netio_write(c->nio, "\r\n", 2);
+		if (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')
+			j++;
+		i = j + 1;
+		if (netio_outlen(c->nio) >= BODY_CHUNK &&
+		    flush_out(c, "the message body", fail) == -1)
+			return -1;
+	}
+	(void)netio_write(c->nio, ".\r\n", 3);
+	return flush_out(c, "the end of data", fail);
+}
+
+/* Aborts the transaction with RSET; whether the session is still usable. */
+static int
+reset(struct smtp_client *c)
+{
+	struct smtp_reply r;
+	struct outcome	 o;
+
+	if (c->dead)
+		return -1;
+	c->need_rset = 0;
+	if (command(c, &r, 0, "RSET", &o, "RSET") == -1 || r.code / 100 != 2) {
+		c->dead = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The reply to one RCPT: a tentative SENT, or the refusal. */
+static void
+rcpt_reply(struct tx *t, size_t i, const struct smtp_reply *r)
+{
+	remote_outcome(t->c, &t->out[i], r);
+	if (t->out[i].kind == OUTCOME_SENT)
+		t->accepted++;
+}
+
+/* DATA was answered 354: the body, then the reply to ".". */
+static int
+data_phase(struct tx *t, const char *body, size_t bodylen)
+{
+	struct smtp_client *c = t->c;
+	struct smtp_reply r;
+	struct outcome	 o;
+
+	if (t->accepted == 0) {
+		/* RFC 2920 §3.1: a 354 after no valid RCPT; send an empty
+		 * message that has no recipient, then reset. */
+		body = "";
+		bodylen = 0;
+	}
+	if (send_body(c, body, bodylen, &o) == -1 ||
+	    read_reply(c, &r, 0, c->opts.reply_timeout * DOT_TIMEOUT_FACTOR,
+	    "end of data", &o) == -1) {
+		settle(t, &o);
+		return -1;
+	}
+	if (t->accepted == 0)
+		return reset(c);
+	remote_outcome(c, &o, &r);
+	settle(t, &o);
+	c->need_rset = 1;
+	if (r.code / 100 != 2)
+		return reset(c);
+	return c->dead ? -1 : 0;
+}
+
+/* After DATA was sent (pipelined or not): its reply decides. */
+static int
+data_reply(struct tx *t, const char *body, size_t bodylen)
+{
+	struct smtp_client *c = t->c;
+	struct smtp_reply r;
+	struct outcome	 o;
+
+	if (read_reply(c, &r, 0, c->opts.reply_timeout, "DATA", &o) == -1) {
+		settle(t, &o);
+		return -1;
+	}
+	if (r.code == 354)
+		return data_phase(t, body, bodylen);
+	remote_outcome(c, &o, &r);
+	if (t->accepted > 0)
+		settle(t, &o);
+	return reset(c);
+}
+
+/* RFC 2920 §3.1: MAIL, every RCPT and DATA in one write, the replies
+ * read in order. */
+static int
+tx_pipelined(struct tx *t, const char *body, size_t bodylen)
+{
+	struct smtp_client *c = t->c;
+	struct smtp_reply r;
+	struct outcome	 o, mailo;
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b);
+	mail_cmd(t, &b);
+	buf_appendstr(&b, "\r\n");
+	for (i = 0; i < t->n; i++) {
+		rcpt_cmd(t, t->rcpts[i], &b);
+		buf_appendstr(&b, "\r\n");
+	}
+	buf_appendstr(&b, "DATA\r\n");
+	(void)netio_write(c->nio, b.data, b.len);
+	buf_free(&b);
+	if (flush_out(c, "MAIL FROM", &o) == -1 ||
+	    read_reply(c, &r, 0, c->opts.reply_timeout, "MAIL FROM", &o) == -1)
+		goto lost;
+	remote_outcome(c, &mailo, &r);
+	for (i = 0; i < t->n; i++) {
+		if (read_reply(c, &r, 0, c->opts.reply_timeout, "RCPT TO",
+		    &o) == -1)
+			goto lost;
+		if (mailo.kind == OUTCOME_SENT)
+			rcpt_reply(t, i, &r);
+	}
+	if (mailo.kind != OUTCOME_SENT)
+		settle(t, &mailo);
+	return data_reply(t, body, bodylen);
+lost:
+	settle(t, &o);
+	return -1;
+}
+
+/* One command at a time; RSET instead of DATA when no RCPT passed. */
+static int
+tx_lockstep(struct tx *t, const char *body, size_t bodylen)
+{
+	struct smtp_client *c = t->c;
+	struct smtp_reply r;
+	struct outcome	 o;
+	struct buf	 b;
+	size_t		 i;
+	int		 rc;
+
+	buf_init(&b);
+	mail_cmd(t, &b);
+	if ((rc = command(c, &r, 0, "MAIL FROM", &o, b.data)) == 0 &&
+	    r.code / 100 != 2) {
+		buf_free(&b);
+		remote_outcome(c, &o, &r);
+		settle(t, &o);
+		return reset(c);
+	}
+	for (i = 0; rc == 0 && !c->dead && i < t->n; i++) {
+		buf_reset(&b);
+		rcpt_cmd(t, t->rcpts[i], &b);
+		if ((rc = command(c, &r, 0, "RCPT TO", &o, b.data)) == 0)
+			rcpt_reply(t, i, &r);
+	}
+	buf_free(&b);
+	if (rc == -1 || c->dead) {
+		if (rc == 0)
+			outcome_set(&o, OUTCOME_DEFER, "4.4.2", "%s closed "
+			    "the connection (421)", c->relay);
+		settle(t, &o);
+		return -1;
+	}
+	if (t->accepted == 0)
+		return reset(c);
+	(void)netio_printf(c->nio, "DATA\r\n");
+	if (flush_out(c, "DATA", &o) == -1) {
+		settle(t, &o);
+		return -1;
+	}
+	return data_reply(t, body, bodylen);
+}
+
+/* Checks done before any command: SIZE (RFC 1870 §6) and SMTPUTF8
+ * (RFC 6531 §3.2: an internationalized envelope needs the extension).
+ * 0 to go on, 1 when every recipient has its outcome. */
+static int
+precheck(struct tx *t)
+{
+	const struct qmsg *m = t->msg;
+	struct outcome	 o;
+	size_t		 i;
+	int		 utf8 = has_8bit(m->sender);
+
+	if (t->c->maxsize > 0 && t->size > t->c->maxsize) {
+		outcome_set(&o, OUTCOME_BOUNCE, "5.3.4", "message size %zu "
+		    "exceeds size limit %llu of %s", t->size, t->c->maxsize,
+		    t->c->relay);
+		settle(t, &o);
+		return 1;
+	}
+	for (i = 0; i < t->n; i++)
+		utf8 |= has_8bit(t->rcpts[i]->addr);
+	if (utf8 && !(t->c->ext & EHLO_SMTPUTF8)) {
+		outcome_set(&o, OUTCOME_BOUNCE, "5.6.7", "SMTPUTF8 is "
+		    "required, but was not offered by %s", t->c->relay);
+		settle(t, &o);
+		return 1;
+	}
+	return 0;
+}
+
+int
+smtp_client_send(struct smtp_client *c, const struct qmsg *msg,
+    const struct qrcpt *const *rcpts, size_t n, const char *body,
+    size_t bodylen, struct outcome *rcpt_out)
+{
+	struct tx	 t = { c, msg, rcpts, n, rcpt_out, 0, bodylen };
+	struct outcome	 o;
+
+	memset(rcpt_out, 0, n * sizeof(*rcpt_out));
+	if (c->dead || c->nio == NULL) {
+		outcome_set(&o, OUTCOME_DEFER, "4.4.2", "connection to %s "
+		    "already closed", c->relay);
+		settle(&t, &o);
+		return -1;
+	}
+	/* A reused session starts clean (RFC 5321 §4.1.1.5) and RSET
+	 * proves it is still alive before a message is committed to it. */
+	if (c->need_rset && reset(c) == -1) {
+		outcome_set(&o, OUTCOME_DEFER, "4.4.2", "lost connection with "
+		    "%s while reusing it (RSET)", c->relay);
+		settle(&t, &o);
+		return -1;
+	}
+	if (n == 0 || precheck(&t))
+		return 0;
+	c->need_rset = 1;
+	if (c->ext & EHLO_PIPELINING)
+		return tx_pipelined(&t, body, bodylen);
+	return tx_lockstep(&t, body, bodylen);
+}
+
+void
+smtp_client_close(struct smtp_client *c)
+{
+	struct smtp_reply r;
+	struct outcome	 o;
+
+	if (c == NULL)
+		return;
+	if (c->nio != NULL && !c->dead) {
+		(void)netio_printf(c->nio, "QUIT\r\n");
+		if (netio_flush(c->nio, c->opts.reply_timeout * 1000) == 0)
+			(void)read_reply(c, &r, 0, c->opts.reply_timeout,
+			    "QUIT", &o);
+	}
+	drop(c);
+	free(c);
+}
