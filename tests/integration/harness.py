@@ -119,7 +119,8 @@ class Postern:
             "hostname": "postern.test",
             "listen": ["%s:%d" % (addr, port)],
             "user": "",
-            "pidfile": "",
+            # "postern flush" signals the daemon through it.
+            "pidfile": os.path.join(self.workdir, "postern.pid"),
             "spool_dir": self.spool,
             "log_file": self.log_path,
             "verbose": 1,
@@ -322,8 +323,8 @@ class Postern:
 
     # -- commands --------------------------------------------------------
     def command(self, *args, timeout=20):
-        r = subprocess.run([self.binary] + list(args) +
-                           ["-c", self.conf_path],
+        # Options before the command: BSD getopt stops at "queue".
+        r = subprocess.run([self.binary, "-c", self.conf_path] + list(args),
                            capture_output=True, timeout=timeout,
                            stdin=subprocess.DEVNULL)
         return r.returncode, r.stdout.decode("utf-8", "replace"), \

@@ -54,7 +54,7 @@ def test_smtplib_relay_delivers_bytes_envelope_received(env):
     assert parsed["Message-ID"] == "<relaytest@client.test>"
 
     p.wait_log(r"%s: from=<sender@client\.test> size=\d+ nrcpt=1" % qid)
-    line = p.wait_log(r"%s: to=<%s> relay=\S+\[%s\]:25 .*status=sent \(250"
+    line = p.wait_log(r"%s: to=<%s> (dest=\S+ )?relay=\S*\[%s\]:25 .*status=sent \(250"
                       % (qid, re.escape(rcpt), re.escape(mx.host)))[0]
     assert re.search(r"delay=[\d.]+", line.string)
     assert "attempt=1" in line.string
@@ -123,3 +123,17 @@ def test_nonexistent_domain_bounces(env):
                timeout=30)
     dsn = mx.wait_for(1, 30)
     assert dsn and dsn[0].mail_from == "", dsn
+
+
+def test_config_check(env):
+    """postern -n checks a file: ok for ours, file:line for a bad key."""
+    p = env.postern(start=False)
+    rc, out = p.check_conf()
+    assert rc == 0, out
+    assert "configuration ok" in out
+    with open(p.conf_path, "a") as f:
+        f.write("no_such_key = 1\n")
+    rc, out = p.check_conf()
+    assert rc != 0
+    n = len(open(p.conf_path).read().splitlines())
+    assert re.search(r"%s:%d: " % (re.escape(p.conf_path), n), out), out
