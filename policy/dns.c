@@ -216,7 +216,8 @@ dns_done(void *arg, int err, struct ub_result *res)
 	p->res = res;
 }
 
-/* Waits for the answer until the deadline; cancels the query after it. */
+/* Waits for the answer until the deadline.  A query still pending when
+ * this returns is cancelled: its callback must never see a dead frame. */
 static int
 dns_wait(struct dns_ctx *ctx, const char *name, int rrtype,
     struct dns_pending *p)
@@ -235,13 +236,19 @@ dns_wait(struct dns_ctx *ctx, const char *name, int rrtype,
 	pfd.events = POLLIN;
 	while (!p->done) {
 		if ((left = deadline - mono_msec()) <= 0) {
-			(void)ub_cancel(ctx->ub, id);
-			return DNS_ERR_TIMEOUT;
+			rc = DNS_ERR_TIMEOUT;
+			break;
 		}
-		if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR)
-			return UB_PIPE;
+		if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR) {
+			rc = UB_PIPE;
+			break;
+		}
 		if ((rc = ub_process(ctx->ub)) != 0)
-			return rc;
+			break;
+	}
+	if (!p->done) {
+		(void)ub_cancel(ctx->ub, id);
+		return rc;
 	}
 	return p->err;
 }
@@ -282,8 +289,9 @@ dns_fill(const struct ub_result *res, struct dns_reply *r)
 		r->rc = DNS_NXDOMAIN;
 	else if (res->rcode != DNS_RCODE_NOERROR) {
 		r->rc = DNS_TEMPFAIL;
-		(void)snprintf(r->why, sizeof(r->why), "rcode %d",
-		    res->rcode);
+		(void)snprintf(r->why, sizeof(r->why), "rcode %d%s",
+		    res->rcode, res->rcode == 2 ? " (SERVFAIL)" :
+		    res->rcode == 5 ? " (REFUSED)" : "");
 	} else if (res->havedata) {
 		r->rc = DNS_FOUND;
 		dns_copy(res, r);
