@@ -134,14 +134,19 @@ msg_find_or_load(struct djob *dj, const char *qid)
 			return &dj->m[i];
 	dm = &dj->m[dj->nm];
 	memset(dm, 0, sizeof(*dm));
+	/* Not found: deleted since it was due.  An error makes the
+	 * worker fail, so the runner pauses these recipients. */
 	if ((rc = queue_get_msg(dj->q, qid, &dm->msg)) != 0) {
-		if (rc == -1)
+		if (rc == -1) {
 			log_warnx("%s: cannot read message record", qid);
+			dj->failed = 1;
+		}
 		return NULL;
 	}
 	if (queue_get_body(dj->q, qid, &dm->body, &dm->bodylen) != 0) {
 		log_warnx("%s: cannot read message body", qid);
 		queue_msg_free(&dm->msg);
+		dj->failed = 1;
 		return NULL;
 	}
 	dj->nm++;
@@ -158,9 +163,11 @@ rcpt_load(struct djob *dj, const struct deliver_item *it, int64_t now)
 	if ((dm = msg_find_or_load(dj, it->qid)) == NULL)
 		return;
 	if ((rc = queue_get_rcpt(dj->q, it->qid, it->idx, &r)) != 0) {
-		if (rc == -1)
+		if (rc == -1) {
 			log_warnx("%s: cannot read recipient %u", it->qid,
 			    it->idx);
+			dj->failed = 1;
+		}
 		return;
 	}
 	/* Held, or already moved on by someone else since it was due. */

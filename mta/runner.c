@@ -40,8 +40,9 @@
 #define RUNNER_BUSY_WAIT	2	/* seconds between passes while the due
 					 * work is in flight or throttled */
 #define RUNNER_HOLD_MAX		60	/* pause after a failed worker */
-#define RUNNER_STOP_WAIT	15	/* seconds workers get at shutdown */
-#define RUNNER_KILL_WAIT	3	/* after SIGTERM, before SIGKILL */
+#define RUNNER_STOP_WAIT	5	/* seconds workers get at shutdown (the
+					 * master waits 10 in all) */
+#define RUNNER_KILL_WAIT	2	/* after SIGTERM, before SIGKILL */
 
 /* A recipient handed to a worker (pid), or paused after one failed. */
 struct inflight {
