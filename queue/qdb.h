@@ -17,6 +17,7 @@
 #define QUEUE_CHUNK		(64 * 1024)	/* body bytes per record */
 #define QUEUE_CACHE		(16 * 1024 * 1024)
 #define QUEUE_LOGBUF		(2 * 1024 * 1024)
+#define QUEUE_MIN_FREE		(16 * 1024 * 1024)	/* below: disk full */
 #define QUEUE_THREADS		4096	/* processes with the env open */
 #define QUEUE_LOCKS		50000
 #define QUEUE_TXN_RETRIES	50	/* deadlock victims retry this often */
@@ -42,6 +43,7 @@ struct queue {
 	struct buf	 enc;	/* record being encoded */
 	struct buf	 key;	/* key being built */
 	char		 bad_qid[QID_LEN + 1];	/* to move aside */
+	char		 home[1024];	/* spool_dir/db */
 };
 
 typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);

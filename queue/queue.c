@@ -24,6 +24,7 @@
  * keyed (next_attempt, qid, idx); a HELD recipient has none.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <db.h>
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compat.h"
 #include "log.h"
 #include "qdb.h"
 #include "qrecord.h"
@@ -332,6 +334,7 @@ queue_open(struct queue **qp, const char *spool_dir, unsigned flags,
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->flags = flags;
+	(void)strlcpy(q->home, home, sizeof(q->home));
 	buf_init(&q->enc);
 	buf_init(&q->key);
 	if ((ret = env_open(q, home, flags)) != 0 ||
@@ -387,6 +390,24 @@ queue_checkpoint(struct queue *q)
 	if ((ret = q->env->txn_checkpoint(q->env, 0, 0, 0)) != 0)
 		return q_fail("checkpoint", ret);
 	return 0;
+}
+
+/*
+ * A full disk does not always come back as ENOSPC: when the cache cannot
+ * write a dirty page to make room, Berkeley DB answers EIO or ENOMEM.
+ * The receiver must say 452 (RFC 5321 §4.5.3.1.10) for a full disk, so a
+ * failed write is ENOSPC whenever the file system is (nearly) full.
+ */
+static int
+q_fail_write(struct queue *q, const char *what, int ret)
+{
+	struct statvfs	 sv;
+
+	(void)q_fail(what, ret);
+	if (ret != QE_CORRUPT && statvfs(q->home, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < QUEUE_MIN_FREE)
+		errno = ENOSPC;
+	return -1;
 }
 
 /* ---- submit ---------------------------------------------------------- */
@@ -492,7 +513,7 @@ queue_submit(struct queue *q, struct qnew *n, char qid[QID_LEN + 1])
 		return -1;
 	}
 	if ((ret = q_txn(q, tx_submit, n, 1)) != 0)
-		return q_fail("submit", ret);
+		return q_fail_write(q, "submit", ret);
 	memcpy(qid, n->msg->qid, QID_LEN + 1);
 	return 0;
 }
@@ -653,6 +674,6 @@ queue_update(struct queue *q, const char *qid, const struct qupdate *u,
 			return -1;
 		}
 	if ((ret = q_txn(q, tx_update, &a, 1)) != 0)
-		return q_fail("update", ret);
+		return q_fail_write(q, "update", ret);
 	return 0;
 }
