@@ -19,10 +19,10 @@ enum netio_line {
 	NETIO_LINE_OK = 0,	/* a whole line ending in LF */
 	NETIO_LINE_LONG,	/* over the limit: the excess was discarded up
 				 * to and including the next LF; *line, *len
-				 * then hold the line's last 2 bytes (1, the LF,
-				 * when the byte before it was already dropped)
-				 * so a caller can tell CR LF from a bare LF
-				 * (SMTP smuggling, RFC 5321 §4.1.1.4) */
+				 * then hold the line's terminator: "\r\n" or
+				 * the byte before the LF and the LF, so a
+				 * caller can tell CR LF from a bare LF (SMTP
+				 * smuggling, RFC 5321 §4.1.1.4) */
 	NETIO_LINE_EOF,		/* peer closed (a partial line is dropped) */
 	NETIO_LINE_TIMEOUT,
 	NETIO_LINE_ERROR

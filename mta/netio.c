@@ -40,6 +40,7 @@ struct netio {
 	int		 ssl_bad;	/* fatal TLS error: no close_notify */
 	int		 eof;
 	int		 skipping;	/* inside an over-long line */
+	int		 dropped_cr;	/* the last byte skipped was a CR */
 	char		*in;
 	size_t		 incap, inoff, inlen;
 	struct buf	 out;
@@ -223,11 +224,13 @@ netio_getline(struct netio *n, const char **line, size_t *len, size_t max,
 			n->inlen -= ll;
 			if (n->skipping || ll > max) {
 				/* The terminator tells CR LF from a bare LF
-				 * (netio.h); when skipping, an LF alone here
-				 * had its CR dropped with the rest. */
+				 * (netio.h), also when the CR was dropped
+				 * with the rest of the line. */
+				*line = ll >= 2 ? lf - 1 :
+				    n->skipping && n->dropped_cr ? "\r\n" : lf;
+				*len = ll >= 2 || (n->skipping &&
+				    n->dropped_cr) ? 2 : 1;
 				n->skipping = 0;
-				*line = ll >= 2 ? lf - 1 : lf;
-				*len = ll >= 2 ? 2 : 1;
 				return NETIO_LINE_LONG;
 			}
 			*line = start;
@@ -238,6 +241,8 @@ netio_getline(struct netio *n, const char **line, size_t *len, size_t max,
 			/* No LF within the limit: drop what we have and
 			 * keep dropping up to the next LF. */
 			n->skipping = 1;
+			n->dropped_cr = n->inlen > 0 &&
+			    start[n->inlen - 1] == '\r';
 			n->inoff = n->inlen = 0;
 		}
 		if (n->eof)

@@ -25,6 +25,8 @@
 #include "tls.h"
 #include "util.h"
 
+#define NETIO_TEST_BUF	16384	/* netio's first input buffer */
+
 struct want {
 	enum netio_line	 rc;
 	const char	*line;
@@ -47,7 +49,8 @@ run_lines(const char *input, size_t inlen, size_t max, const struct want *w)
 	for (; w->rc != NETIO_LINE_EOF; w++) {
 		rc = netio_getline(n, &line, &len, max, 1000);
 		assert_int_equal(rc, w->rc);
-		if (rc == NETIO_LINE_OK) {
+		/* LONG reports the terminator of the skipped line */
+		if (rc == NETIO_LINE_OK || w->line != NULL) {
 			assert_int_equal(len, strlen(w->line));
 			assert_memory_equal(line, w->line, len);
 		}
@@ -78,8 +81,11 @@ test_lines(void **state)
 		/* exactly max bytes including LF is fine, one more is not */
 		{ "12345678\r\n123456789\r\nok\r\n", 10, {
 		    { NETIO_LINE_OK, "12345678\r\n" },
-		    { NETIO_LINE_LONG, NULL }, { NETIO_LINE_OK, "ok\r\n" },
+		    { NETIO_LINE_LONG, "\r\n" }, { NETIO_LINE_OK, "ok\r\n" },
 		    { NETIO_LINE_EOF, NULL } } },
+		/* a bare LF ends the long line: the caller can tell */
+		{ "1234567890123\nok\n", 10, { { NETIO_LINE_LONG, "3\n" },
+		    { NETIO_LINE_OK, "ok\n" }, { NETIO_LINE_EOF, NULL } } },
 		{ "\n\r\n", 10, { { NETIO_LINE_OK, "\n" },
 		    { NETIO_LINE_OK, "\r\n" }, { NETIO_LINE_EOF, NULL } } },
 		{ "", 10, { { NETIO_LINE_EOF, NULL } } },
@@ -99,7 +105,7 @@ test_long_line(void **state)
 	size_t		 big = 100000, i;
 	char		*in = xmalloc(big + 32);
 	struct want	 w[] = { { NETIO_LINE_OK, "x\r\n" },
-	    { NETIO_LINE_LONG, NULL }, { NETIO_LINE_OK, "after\r\n" },
+	    { NETIO_LINE_LONG, "\r\n" }, { NETIO_LINE_OK, "after\r\n" },
 	    { NETIO_LINE_EOF, NULL } };
 	struct want	 w2[] = { { NETIO_LINE_OK, "x\r\n" },
 	    { NETIO_LINE_EOF, NULL } };
@@ -115,6 +121,19 @@ test_long_line(void **state)
 	run_lines(in, big + 9, 50000, w);
 	/* an over-long line cut by EOF is just EOF */
 	run_lines(in, big, 1000, w2);
+	/* the CR dropped with the line, its LF read alone: still CR LF */
+	memset(in, 'a', NETIO_TEST_BUF);
+	memcpy(in + NETIO_TEST_BUF - 1, "\r\nok\r\n", 6);
+	w[0].rc = NETIO_LINE_LONG;
+	w[0].line = "\r\n";
+	w[1].rc = NETIO_LINE_OK;
+	w[1].line = "ok\r\n";
+	w[2].rc = NETIO_LINE_EOF;
+	run_lines(in, NETIO_TEST_BUF + 5, NETIO_TEST_BUF, w);
+	/* and a bare LF after the dropped part stays a bare LF */
+	memcpy(in + NETIO_TEST_BUF - 1, "a\nok\r\n", 6);
+	w[0].line = "\n";
+	run_lines(in, NETIO_TEST_BUF + 5, NETIO_TEST_BUF, w);
 	free(in);
 }
 
