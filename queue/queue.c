@@ -419,6 +419,11 @@ tx_msg_insert(struct queue *q, DB_TXN *t, struct qmsg *m)
 	int	 i, ret = DB_KEYEXIST;
 
 	qrec_msg_encode(&q->enc, m);
+	/* A qid chosen by the caller (it is already in the Received header)
+	 * is kept when it is free. */
+	if (qid_valid(m->qid))
+		ret = q_put(q, t, QT_MESSAGES, m->qid, QID_LEN, q->enc.data,
+		    q->enc.len, DB_NOOVERWRITE);
 	for (i = 0; i < QUEUE_QID_TRIES && ret == DB_KEYEXIST; i++) {
 		qid_make(m->qid);
 		ret = q_put(q, t, QT_MESSAGES, m->qid, QID_LEN, q->enc.data,

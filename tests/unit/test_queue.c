@@ -177,6 +177,28 @@ test_roundtrip(void **state)
 	free(got);
 	free(body);
 
+	/* a qid chosen beforehand is kept when free, replaced when taken */
+	{
+		struct qmsg	 pm;
+		struct qrcpt	 pr;
+		struct qnew	 pn = { &pm, &pr, 1, "x", 1 };
+		char		 pq[QID_LEN + 1];
+
+		memset(&pm, 0, sizeof(pm));
+		memset(&pr, 0, sizeof(pr));
+		pm.sender = "";
+		pr.addr = "a@b.example";
+		pr.dest = "b.example";
+		qid_make(pm.qid);
+		memcpy(pq, pm.qid, sizeof(pq));
+		assert_int_equal(queue_submit(fx->q, &pn, qid), 0);
+		assert_string_equal(qid, pq);
+		memcpy(pm.qid, pq, sizeof(pq));
+		assert_int_equal(queue_submit(fx->q, &pn, qid), 0);
+		assert_string_not_equal(qid, pq);
+		assert_true(qid_valid(qid));
+	}
+
 	/* empty body, one recipient */
 	submit(fx->q, 1, "example.com", 0, NULL, 0, qid);
 	assert_int_equal(queue_get_body(fx->q, qid, &got, &len), 0);
