@@ -136,6 +136,8 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	char	 probe[1];
 	int	 n;
 
+	if (fmt == NULL)
+		fatalx("buf_printf: no format");
 	va_start(ap, fmt);
 	n = vsnprintf(probe, sizeof(probe), fmt, ap);
 	va_end(ap);
