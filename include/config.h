@@ -62,6 +62,8 @@ struct config {
 	long long	 max_line_length;	/* text line in DATA */
 	long long	 timeout_command;	/* seconds: §4.5.3.2.7 */
 	long long	 timeout_data;		/* seconds: §4.5.3.2.6 */
+	long long	 greet_delay;	/* seconds to wait for early talkers
+					 * before the banner; 0: none */
 
 	/* TLS, server side */
 	char		*tls_cert;	/* PEM; empty: spool_dir/tls/ self-made */

@@ -58,6 +58,7 @@ static const struct ckey keys[] = {
 	{ "max_line_length",	C_INT, O(max_line_length), "4096", 1000, 1 << 20 },
 	{ "timeout_command",	C_DURATION, O(timeout_command), "5m", 1, 86400 },
 	{ "timeout_data",	C_DURATION, O(timeout_data), "5m", 1, 86400 },
+	{ "greet_delay",	C_DURATION, O(greet_delay), "1s", 0, 60 },
 	{ "tls_cert",		C_STR, O(tls_cert), "", 0, 0 },
 	{ "tls_key",		C_STR, O(tls_key), "", 0, 0 },
 	{ "tls_ciphers",	C_STR, O(tls_ciphers), "", 0, 0 },
