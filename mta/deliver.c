@@ -228,6 +228,8 @@ settle_pending(struct djob *dj, const struct outcome *o)
 			if (dj->m[i].res[j].pending) {
 				dj->m[i].res[j].out = *o;
 				dj->m[i].res[j].pending = 0;
+				/* No remote reply: no Remote-MTA. */
+				dj->m[i].res[j].remote[0] = '\0';
 			}
 }
 
