@@ -258,6 +258,31 @@ is_ip_literal(const char *s)
 	    strlen(s);
 }
 
+/*
+ * RFC 7672 §3.1.1: DANE-EE ignores names; §3.2.2: DANE-TA checks the TLSA
+ * base domain (the MX host name); §3.1.3: PKIX-TA/PKIX-EE (usages 0, 1)
+ * are unusable for SMTP.  -1 when no usable record is left: the decision
+ * promised some (tls_policy.h), so nothing is weaker than asked.
+ */
+static int
+dane_setup(SSL *ssl, const struct tls_decision *d, const char *name)
+{
+	size_t	 i, usable = 0;
+
+	if (SSL_dane_enable(ssl, name) <= 0)
+		return -1;
+	(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (i = 0; i < d->ntlsa; i++) {
+		if (d->tlsa[i].usage != 2 && d->tlsa[i].usage != 3)
+			continue;
+		if (SSL_dane_tlsa_add(ssl, d->tlsa[i].usage,
+		    d->tlsa[i].selector, d->tlsa[i].mtype, d->tlsa[i].data,
+		    d->tlsa[i].len) > 0)
+			usable++;
+	}
+	return usable > 0 ? 0 : -1;
+}
+
 /* The SSL for this connection: SNI, and the reference identities the
  * TLS decision will check after the handshake. */
 static SSL *
@@ -274,15 +299,8 @@ prepare_ssl(struct smtp_client *c)
 	if (*name != '\0' && !is_ip_literal(name))
 		(void)SSL_set_tlsext_host_name(ssl, name);
 	if (d->level == TLS_LEVEL_DANE) {
-		/* RFC 7672 §3.1.1: DANE-EE ignores names; §3.2.2: DANE-TA
-		 * checks the TLSA base domain (the MX host name). */
-		if (SSL_dane_enable(ssl, name) <= 0)
+		if (dane_setup(ssl, d, name) == -1)
 			goto fail;
-		(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
-		for (i = 0; i < d->ntlsa; i++)
-			(void)SSL_dane_tlsa_add(ssl, d->tlsa[i].usage,
-			    d->tlsa[i].selector, d->tlsa[i].mtype,
-			    d->tlsa[i].data, d->tlsa[i].len);
 	} else if (tls_auth_required(d->level)) {
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(ssl, name) != 1)
@@ -346,18 +364,29 @@ starttls(struct smtp_client *c, struct outcome *out, char *why,
 		    "STARTTLS");
 		return -1;
 	}
-	if (command(c, &r, 0, "STARTTLS", out, "STARTTLS") == -1)
+	/* Before STARTTLS: a setup failure leaves the session in clear. */
+	if ((ssl = prepare_ssl(c)) == NULL) {
+		if (may)
+			return 0;
+		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS %s: %s",
+		    tls_level_name(c->tls.level), c->tls.level ==
+		    TLS_LEVEL_DANE ? "no usable TLSA record" :
+		    "TLS setup failed");
 		return -1;
+	}
+	if (command(c, &r, 0, "STARTTLS", out, "STARTTLS") == -1) {
+		SSL_free(ssl);
+		return -1;
+	}
 	if (r.code != 220) {
-		if (may && !c->dead)
+		SSL_free(ssl);
+		if (c->dead)
+			return refused(c, &r, "STARTTLS", out);
+		if (may)
 			return 0;	/* §4.1: the session goes on in clear */
 		outcome_set(out, OUTCOME_DEFER, "4.7.4", "TLS is required "
 		    "(%s) but %s refused STARTTLS: %s",
 		    tls_level_name(c->tls.level), c->relay, r.text);
-		return -1;
-	}
-	if ((ssl = prepare_ssl(c)) == NULL) {
-		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS setup failed");
 		return -1;
 	}
 	if (netio_tls_connect(c->nio, ssl, c->opts.reply_timeout * 1000,

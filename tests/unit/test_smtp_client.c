@@ -21,6 +21,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
 #include "compat.h"
 #include "smtp_client.h"
 #include "tls.h"
@@ -359,7 +363,7 @@ test_tls_required(void **state)
 	assert_string_equal(oo.status, "4.7.5");
 	assert_non_null(strstr(oo.text, "TLS handshake with"));
 
-	decision(&d, TLS_LEVEL_DANE);
+	decision(&d, TLS_LEVEL_MTA_STS);
 	rec = run(AF_INET, refuse, &d, NULL, &oo, out, tlsd, auth);
 	assert_null(strstr(rec, "MAIL"));
 	free(rec);
@@ -397,6 +401,61 @@ test_verify(void **state)
 	assert_null(strstr(rec, "MAIL"));
 	free(rec);
 	assert_string_equal(oo.status, "4.7.5");
+}
+
+/* RFC 7672: DANE-EE 3 1 1 of the peer's key authenticates a self-signed
+ * certificate; a wrong digest or only unusable records do not. */
+static void
+test_dane(void **state)
+{
+	static const char *args[] = { "--ext", "STARTTLS", NULL };
+	struct tls_decision d;
+	struct tls_tlsa	 t;
+	struct outcome	 oo, out[3];
+	unsigned char	 dig[32], *der = NULL;
+	char		 tlsd[128], auth[32], *rec;
+	FILE		*f;
+	X509		*x;
+	int		 len;
+
+	(void)state;
+	message_init();
+	assert_non_null(f = fopen(cert, "r"));
+	assert_non_null(x = PEM_read_X509(f, NULL, NULL, NULL));
+	fclose(f);
+	assert_true((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) > 0);
+	SHA256(der, (size_t)len, dig);
+	OPENSSL_free(der);
+	X509_free(x);
+	decision(&d, TLS_LEVEL_DANE);
+	(void)strlcpy(d.sni, "some.other.name", sizeof(d.sni));
+	t.usage = 3;
+	t.selector = 1;
+	t.mtype = 1;
+	t.data = dig;
+	t.len = sizeof(dig);
+	d.tlsa = &t;
+	d.ntlsa = 1;
+	rec = run(AF_INET, args, &d, NULL, &oo, out, tlsd, auth);
+	assert_non_null(strstr(rec, "MAIL FROM"));
+	free(rec);
+	assert_string_equal(auth, "dane");
+	assert_int_equal(out[0].kind, OUTCOME_SENT);
+
+	dig[0] ^= 1;
+	rec = run(AF_INET, args, &d, NULL, &oo, out, tlsd, auth);
+	assert_null(strstr(rec, "MAIL"));
+	free(rec);
+	assert_string_equal(oo.status, "4.7.5");
+	assert_non_null(strstr(oo.text, "not verified"));
+
+	dig[0] ^= 1;
+	t.usage = 1;	/* PKIX-EE: unusable for SMTP */
+	rec = run(AF_INET, args, &d, NULL, &oo, out, tlsd, auth);
+	assert_null(strstr(rec, "STARTTLS"));
+	free(rec);
+	assert_string_equal(oo.status, "4.7.5");
+	assert_non_null(strstr(oo.text, "no usable TLSA"));
 }
 
 static void
@@ -557,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_starttls_fallback),
 		cmocka_unit_test(test_tls_required),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_dane),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_no_server),
