@@ -47,7 +47,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_relay tests/unit/test_mx \
 		tests/unit/test_tls_policy tests/unit/test_bounce \
 		tests/unit/test_smtp_reply tests/unit/test_netio \
-		tests/unit/test_smtp_client tests/unit/test_aliases
+		tests/unit/test_smtp_client tests/unit/test_aliases \
+		tests/unit/test_sendmail_args
 
 .SUFFIXES: .c .o
 .c.o:
