@@ -91,6 +91,11 @@ struct config {
 	long long	 max_queue_lifetime;
 	long long	 queue_run_interval;	/* runner wakes at least this often */
 	char		*tls_policy_file;	/* per-domain table; empty: none */
+	char		*smtp_tls_ca_file;	/* PKIX roots for verify/mta-sts
+						 * SMTP; empty: system store */
+	char		*sts_ca_file;	/* PKIX roots for MTA-STS HTTPS */
+	long long	 sts_timeout;	/* seconds, whole policy fetch */
+	long long	 sts_port;	/* HTTPS port of policy hosts (tests) */
 
 	/* local submission and delivery (sendmail.h, local.h) */
 	char		*maildrop_dir;	/* empty: spool_dir + "-maildrop" */

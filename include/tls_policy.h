@@ -45,6 +45,11 @@ struct tls_decision {
 	 * patterns allowed, "*.example.org"); empty: sni alone. */
 	char		 match[TLS_MAX_MATCH][256];
 	size_t		 nmatch;
+	/* Lowest protocol version (TLS1_3_VERSION), 0: TLS 1.2 floor. */
+	int		 min_proto;
+	/* MTA-STS testing (RFC 8461 §5): delivered as MAY, and a failed
+	 * check of the MX host name and chain is logged, not enforced. */
+	int		 sts_testing;
 };
 
 const char	*tls_level_name(enum tls_level);
