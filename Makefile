@@ -33,7 +33,9 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o
-POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o
+POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
+		policy/tls_table.o policy/dane.o policy/mta_sts.o \
+		policy/sts_fetch.o policy/tls_decide.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
@@ -48,7 +50,9 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_tls_policy tests/unit/test_bounce \
 		tests/unit/test_smtp_reply tests/unit/test_netio \
 		tests/unit/test_smtp_client tests/unit/test_aliases \
-		tests/unit/test_sendmail_args
+		tests/unit/test_sendmail_args tests/unit/test_tls_table \
+		tests/unit/test_mta_sts tests/unit/test_dane \
+		tests/unit/test_tls_decide
 
 .SUFFIXES: .c .o
 .c.o:
@@ -85,6 +89,16 @@ tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
 tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_tls_table: tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_mta_sts: tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
+		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o
+tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_reply: tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o $(BASE_OBJS)

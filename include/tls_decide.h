@@ -1,0 +1,69 @@
+/*
+ * tls_decide: the TLS decision for one MX host, in the order of
+ * tls_policy.h: local table (tls_table.h) -> DANE (dane.h, secure usable
+ * TLSA) -> MTA-STS enforce (mta_sts.h) -> may.  tls_policy_decide() is
+ * pure and unit-tested by tables; the context below does the lookups.
+ * A host that must not be used (bogus TLSA, MX outside an enforced
+ * MTA-STS policy, a table demand that cannot be met) gets -1 and a 4.7.x
+ * DEFER outcome: the caller tries the next MX under its own decision.
+ */
+#ifndef POSTERN_TLS_DECIDE_H
+#define POSTERN_TLS_DECIDE_H
+
+#include <stddef.h>
+#include "dane.h"
+#include "mta_sts.h"
+#include "mx.h"
+#include "outcome.h"
+#include "tls_policy.h"
+#include "tls_table.h"
+
+struct config;
+struct queue;
+
+/* What one decision is made from; NULL members were not looked up. */
+struct tls_policy_src {
+	const char			*domain;	/* recipient domain */
+	const char			*host;		/* MX host */
+	const struct tls_table_entry	*entry;
+	const struct dane_result	*dane;
+	const struct sts_policy		*sts;
+	int				 sts_bogus;	/* TXT bogus */
+	const char			*sts_why;	/* no policy: why */
+};
+
+/* Pure.  0 with d filled (note: what MTA-STS testing would enforce, or
+ * ""), or -1 with why a DEFER 4.7.x. */
+int	tls_policy_decide(const struct tls_policy_src *, struct tls_decision *d,
+	    char *note, size_t notelen, struct outcome *why);
+/* Whether the decision for this entry needs DANE or MTA-STS lookups. */
+int	tls_policy_wants_dane(const struct tls_table_entry *);
+int	tls_policy_wants_sts(const struct tls_table_entry *);
+
+/* Lookups for the hosts of one destination; owns the TLSA data that a
+ * decision points to (valid until the next tls_policy_host()). */
+struct tls_policy_ctx {
+	struct dns_ctx			*dns;
+	struct queue			*q;		/* sts_cache, or NULL */
+	const struct tls_table_entry	*entry;
+	char				 domain[256];
+	int				 use_sts;	/* recipient domain */
+	struct sts_opts			 sts_opts;
+	int				 sts_state;	/* -1 not yet */
+	struct sts_policy		 sts;
+	char				 sts_why[256];
+	struct dane_result		 dane;
+};
+
+void	tls_policy_ctx_init(struct tls_policy_ctx *, const struct config *,
+	    struct dns_ctx *, struct queue *, const struct tls_table *,
+	    const char *domain, int use_sts);
+/* 0 with d, or -1 with why (DEFER): skip this host. */
+int	tls_policy_host(struct tls_policy_ctx *, const struct mx_route *,
+	    const struct mx_host *, int port, struct tls_decision *d,
+	    struct outcome *why);
+/* The MTA-STS policy (loading it once): 1 have, 0 none, -1 bogus. */
+int	tls_policy_sts(struct tls_policy_ctx *);
+void	tls_policy_ctx_free(struct tls_policy_ctx *);
+
+#endif

@@ -1,0 +1,270 @@
+/*
+ * The TLS decision per MX host.  The order and every rule live in
+ * tls_policy_decide(), free of I/O; tls_policy_host() only gathers its
+ * inputs (table entry, TLSA RRset, MTA-STS policy) and logs what MTA-STS
+ * testing mode would have enforced (RFC 8461 §5).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "compat.h"
+#include "config.h"
+#include "log.h"
+#include "tls_decide.h"
+#include "util.h"
+
+#define TABLE_WHY_LEN	64
+
+static void
+table_why(const struct tls_table_entry *e, char *out, size_t outlen)
+{
+	(void)snprintf(out, outlen, "tls_policy:%d", e->line);
+}
+
+static void
+set_match(struct tls_decision *d, const char *name)
+{
+	if (d->nmatch < TLS_MAX_MATCH &&
+	    strlcpy(d->match[d->nmatch], name, sizeof(d->match[0])) <
+	    sizeof(d->match[0]))
+		d->nmatch++;
+}
+
+/* RFC 7672 §2.2 and §3: usable TLSA authenticate; the SNI and the
+ * DANE-TA reference identifiers are the TLSA base domain and, when a
+ * CNAME led elsewhere, the MX host name too (§3.2.2). */
+static void
+decide_dane(const struct tls_policy_src *s, struct tls_decision *d,
+    const char *why)
+{
+	tls_decision_init(d, TLS_LEVEL_DANE, why, s->dane->base);
+	d->tlsa = s->dane->usable;
+	d->ntlsa = s->dane->nusable;
+	if (strcasecmp(s->dane->base, s->host) != 0)
+		set_match(d, s->host);
+}
+
+/* RFC 8461 §4.1 and §4.2: the MX host matches a policy pattern and its
+ * certificate chains to a trusted root and names that host. */
+static int
+decide_sts(const struct tls_policy_src *s, struct tls_decision *d,
+    const char *why, struct outcome *o)
+{
+	if (!sts_policy_mx_ok(s->sts, s->host)) {
+		outcome_set(o, OUTCOME_DEFER, "4.7.5", "MX host %s does not "
+		    "match the MTA-STS policy of %s (RFC 8461 §4.1)", s->host,
+		    s->domain);
+		return -1;
+	}
+	tls_decision_init(d, TLS_LEVEL_MTA_STS, why, s->host);
+	return 0;
+}
+
+/* A table entry whose level demands DANE: none found means defer. */
+static int
+table_dane(const struct tls_policy_src *s, struct tls_decision *d,
+    const char *why, struct outcome *o)
+{
+	if (s->dane != NULL && s->dane->state == DANE_USABLE) {
+		decide_dane(s, d, why);
+		return 0;
+	}
+	if (s->dane != NULL && s->dane->state == DANE_UNUSABLE) {
+		tls_decision_init(d, TLS_LEVEL_ENCRYPT, why, s->host);
+		return 0;
+	}
+	outcome_set(o, OUTCOME_DEFER, "4.7.5", "%s demands DANE for %s but "
+	    "%s", why, s->host, s->dane ? s->dane->why : "no TLSA lookup");
+	return -1;
+}
+
+static int
+table_sts(const struct tls_policy_src *s, struct tls_decision *d,
+    const char *why, struct outcome *o)
+{
+	if (s->sts == NULL || s->sts->mode == STS_MODE_NONE) {
+		outcome_set(o, OUTCOME_DEFER, "4.7.5", "%s demands MTA-STS for "
+		    "%s but it has no policy: %s", why, s->domain,
+		    s->sts_why ? s->sts_why : "none");
+		return -1;
+	}
+	return decide_sts(s, d, why, o);
+}
+
+/* Entries other than "may" decide alone (the table comes first). */
+static int
+decide_table(const struct tls_policy_src *s, struct tls_decision *d,
+    struct outcome *o)
+{
+	const struct tls_table_entry	*e = s->entry;
+	char				 why[TABLE_WHY_LEN];
+	size_t				 i;
+	int				 rc = 0;
+
+	table_why(e, why, sizeof(why));
+	switch (e->level) {
+	case TLS_LEVEL_DANE:
+		rc = table_dane(s, d, why, o);
+		break;
+	case TLS_LEVEL_MTA_STS:
+		rc = table_sts(s, d, why, o);
+		break;
+	default:
+		tls_decision_init(d, e->level, why, s->host);
+		for (i = 0; i < e->nmatch; i++)
+			set_match(d, e->match[i]);
+		break;
+	}
+	return rc;
+}
+
+/* MTA-STS testing: what enforce would have done, for the log. */
+static void
+testing_note(const struct tls_policy_src *s, struct tls_decision *d,
+    char *note, size_t notelen)
+{
+	if (!sts_policy_mx_ok(s->sts, s->host))
+		(void)snprintf(note, notelen, "mta-sts testing: enforce would "
+		    "defer %s: MX host does not match the policy of %s",
+		    s->host, s->domain);
+	else
+		(void)snprintf(note, notelen, "mta-sts testing: enforce would "
+		    "require TLS with a valid certificate for %s", s->host);
+	d->sts_testing = 1;
+}
+
+int
+tls_policy_decide(const struct tls_policy_src *s, struct tls_decision *d,
+    char *note, size_t notelen, struct outcome *o)
+{
+	const struct tls_table_entry	*e = s->entry;
+	char				 why[TABLE_WHY_LEN] = "default";
+	int				 rc = 0;
+
+	*note = '\0';
+	memset(o, 0, sizeof(*o));
+	if (e != NULL && e->level != TLS_LEVEL_MAY)
+		rc = decide_table(s, d, o);
+	else {
+		if (e != NULL)
+			table_why(e, why, sizeof(why));
+		if (s->dane != NULL && s->dane->state == DANE_BOGUS) {
+			/* RFC 7672 §2.2: never downgrade past a bogus or
+			 * failed TLSA lookup. */
+			outcome_set(o, OUTCOME_DEFER, "4.7.5", "DANE: %s",
+			    s->dane->why);
+			return -1;
+		} else if (s->dane != NULL && s->dane->state == DANE_USABLE)
+			decide_dane(s, d, "dane");
+		else if (s->dane != NULL && s->dane->state == DANE_UNUSABLE)
+			tls_decision_init(d, TLS_LEVEL_ENCRYPT,
+			    "dane-unusable", s->host);
+		else if (s->sts_bogus) {
+			outcome_set(o, OUTCOME_DEFER, "4.7.5", "MTA-STS: %s",
+			    s->sts_why ? s->sts_why : "DNSSEC bogus");
+			return -1;
+		} else if (s->sts != NULL && s->sts->mode == STS_MODE_ENFORCE)
+			rc = decide_sts(s, d, "mta-sts", o);
+		else {
+			tls_decision_init(d, TLS_LEVEL_MAY, why, s->host);
+			if (s->sts != NULL && s->sts->mode == STS_MODE_TESTING)
+				testing_note(s, d, note, notelen);
+		}
+	}
+	if (rc == 0 && e != NULL)
+		d->min_proto = e->min_proto;
+	return rc;
+}
+
+int
+tls_policy_wants_dane(const struct tls_table_entry *e)
+{
+	if (e == NULL)
+		return 1;
+	if (e->level == TLS_LEVEL_MAY)
+		return !e->no_dane;
+	return e->level == TLS_LEVEL_DANE;
+}
+
+int
+tls_policy_wants_sts(const struct tls_table_entry *e)
+{
+	if (e == NULL)
+		return 1;
+	if (e->level == TLS_LEVEL_MAY)
+		return !e->no_sts;
+	return e->level == TLS_LEVEL_MTA_STS;
+}
+
+void
+tls_policy_ctx_init(struct tls_policy_ctx *c, const struct config *conf,
+    struct dns_ctx *dns, struct queue *q, const struct tls_table *t,
+    const char *domain, int use_sts)
+{
+	memset(c, 0, sizeof(*c));
+	c->dns = dns;
+	c->q = q;
+	(void)strlcpy(c->domain, domain, sizeof(c->domain));
+	domain_normalize(c->domain);
+	c->entry = tls_table_lookup(t, c->domain);
+	c->use_sts = use_sts;
+	c->sts_opts.cafile = conf->sts_ca_file;
+	c->sts_opts.port = (int)conf->sts_port;
+	c->sts_opts.timeout_ms = (int)conf->sts_timeout * 1000;
+	c->sts_state = -1;
+}
+
+int
+tls_policy_sts(struct tls_policy_ctx *c)
+{
+	if (c->sts_state != -1)
+		return c->sts_state;
+	if (!c->use_sts || c->dns == NULL) {
+		(void)strlcpy(c->sts_why, "MTA-STS not used for this next hop",
+		    sizeof(c->sts_why));
+		return c->sts_state = 0;
+	}
+	c->sts_state = sts_get(c->dns, c->q, c->domain, &c->sts_opts,
+	    (long long)time(NULL), &c->sts, c->sts_why, sizeof(c->sts_why));
+	return c->sts_state;
+}
+
+int
+tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
+    const struct mx_host *h, int port, struct tls_decision *d,
+    struct outcome *why)
+{
+	struct tls_policy_src	 s;
+	char			 note[512];
+	int			 rc;
+
+	memset(&s, 0, sizeof(s));
+	s.domain = c->domain;
+	s.host = h->name;
+	s.entry = c->entry;
+	dane_result_free(&c->dane);
+	if (tls_policy_wants_dane(c->entry) && c->dns != NULL) {
+		dane_lookup(c->dns, rt, h, port, &c->dane);
+		s.dane = &c->dane;
+	}
+	/* DANE comes first: MTA-STS is looked up only when it matters. */
+	if ((s.dane == NULL || s.dane->state == DANE_NONE) &&
+	    tls_policy_wants_sts(c->entry)) {
+		rc = tls_policy_sts(c);
+		s.sts = rc == 1 ? &c->sts : NULL;
+		s.sts_bogus = rc == -1;
+		s.sts_why = c->sts_why;
+	}
+	if (tls_policy_decide(&s, d, note, sizeof(note), why) == -1)
+		return -1;
+	if (note[0] != '\0')
+		log_info("%s: %s", c->domain, note);
+	return 0;
+}
+
+void
+tls_policy_ctx_free(struct tls_policy_ctx *c)
+{
+	dane_result_free(&c->dane);
+}
