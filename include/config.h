@@ -115,6 +115,9 @@ struct config {
 void	config_defaults(struct config *);
 /* Reads a file over the defaults.  0, or -1 with "file:line: why" in err. */
 int	config_load(struct config *, const char *path, char *err, size_t errlen);
+/* The same from (text, len), errors named after name (tests, fuzzing). */
+int	config_load_mem(struct config *, const char *name, const char *text,
+	    size_t len, char *err, size_t errlen);
 /* The development configuration of "make run" under dir (the build tree). */
 void	config_dev(struct config *, const char *dir);
 /* Re-checks cross-key rules after loading; NULL or a reason. */

@@ -330,18 +330,15 @@ config_line(struct config *c, char *line, int *listen_seen)
 	return config_set(c, k, val);
 }
 
-int
-config_load(struct config *c, const char *path, char *err, size_t errlen)
+/* Reads an open stream named path over c; closes it. */
+static int
+config_read(struct config *c, FILE *f, const char *path, char *err,
+    size_t errlen)
 {
-	FILE		*f;
 	char		 line[4096], *p;
 	const char	*why = NULL;
 	int		 lineno = 0, listen_seen = 0;
 
-	if ((f = fopen(path, "r")) == NULL) {
-		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
 	while (why == NULL && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -370,6 +367,36 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return config_read(c, f, path, err, errlen);
+}
+
+int
+config_load_mem(struct config *c, const char *name, const char *text,
+    size_t len, char *err, size_t errlen)
+{
+	FILE	*f;
+
+	/* fmemopen() may refuse a zero size: an empty text is one NUL. */
+	if (len == 0) {
+		text = "";
+		len = 1;
+	}
+	if ((f = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL) {
+		(void)snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		return -1;
+	}
+	return config_read(c, f, name, err, errlen);
 }
 
 const char *
