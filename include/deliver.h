@@ -13,6 +13,7 @@
 #include "queue.h"
 
 struct config;
+struct tls_table;
 
 struct deliver_item {
 	char		 qid[QID_LEN + 1];
@@ -23,6 +24,7 @@ struct deliver_job {
 	const char		*dest;	/* next-hop key (domain) */
 	struct deliver_item	*items;
 	size_t			 nitems;
+	const struct tls_table	*tls_table;	/* tls_policy_file, or NULL */
 };
 
 /* Runs in the forked worker; returns the process exit status: 0, or

@@ -35,6 +35,7 @@
 #include "relay.h"
 #include "smtp_client.h"
 #include "tls.h"
+#include "tls_decide.h"
 #include "tls_policy.h"
 #include "util.h"
 
@@ -65,6 +66,7 @@ struct djob {
 	struct queue		*q;
 	struct dns_ctx		*dns;
 	SSL_CTX			*tls;
+	struct tls_policy_ctx	 tp;	/* lookups for the TLS decision */
 	struct dmsg		*m;
 	size_t			 nm;
 	int			 relayed;	/* everything via relayhost */
@@ -248,23 +250,27 @@ any_pending(const struct djob *dj)
 /* ---- TLS decision ------------------------------------------------------ */
 
 /*
- * How to protect the connection to one MX host.  The one place where the
- * decision order of tls_policy.h (local table -> DANE, RFC 7672 -> MTA-STS
- * enforce, RFC 8461 -> opportunistic) is applied; route and host are
- * passed so that TLSA lookups and policy matching can be added here
- * without touching the delivery loop.  Today: opportunistic (RFC 7435).
+ * How to protect the connection to one MX host: the decision order of
+ * tls_decide.h (local table -> DANE, RFC 7672 -> MTA-STS enforce, RFC
+ * 8461 -> opportunistic).  -1 with o (4.7.x DEFER) when this host must
+ * not be used; the next MX is then tried under its own decision.
  */
-static void
-tls_decide(const struct djob *dj, const struct mx_route *rt,
-    const struct mx_host *h, struct tls_decision *d)
+static int
+tls_decide(struct djob *dj, const struct mx_route *rt,
+    const struct mx_host *h, struct tls_decision *d, struct outcome *o)
 {
-	(void)rt;
-	/* Without a client context STARTTLS cannot even be tried. */
-	if (dj->tls == NULL) {
-		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
-		return;
+	if (tls_policy_host(&dj->tp, rt, h, dj->port, d, o) == -1) {
+		log_info("%s: not using %s: %s", dj->job->dest, h->name,
+		    o->text);
+		return -1;
 	}
-	tls_decision_init(d, TLS_LEVEL_MAY, "default", h->name);
+	/* Without a client context STARTTLS cannot even be tried; the
+	 * client then defers every level that forbids clear text. */
+	if (dj->tls == NULL && d->level == TLS_LEVEL_MAY)
+		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
+	log_debug("%s: %s: tls policy %s (%s)", dj->job->dest, h->name,
+	    tls_level_name(d->level), d->why);
+	return 0;
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -364,7 +370,10 @@ deliver_route(struct djob *dj, const struct mx_route *rt)
 	opts.reply_timeout = (int)dj->conf->client_timeout;
 	opts.tls_ctx = dj->tls;
 	for (h = 0; h < rt->nhosts && any_pending(dj); h++) {
-		tls_decide(dj, rt, &rt->hosts[h], &td);
+		if (tls_decide(dj, rt, &rt->hosts[h], &td, &o) == -1) {
+			note_conn_failure(dj, &o);
+			continue;
+		}
 		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++) {
 			memset(&o, 0, sizeof(o));
 			c = smtp_client_open(&rt->hosts[h],
@@ -678,8 +687,14 @@ deliver_remote(struct djob *dj)
 		settle_pending(dj, &why);
 		return;
 	}
+	/* MTA-STS is about recipient domains (RFC 8461 §2), not a
+	 * relayhost. */
+	tls_policy_ctx_init(&dj->tp, dj->conf, dj->dns, dj->q,
+	    dj->job->tls_table, dj->relayed ? rt.domain : dj->job->dest,
+	    !dj->relayed);
 	deliver_route(dj, &rt);
 	settle_unreached(dj, &rt);
+	tls_policy_ctx_free(&dj->tp);
 	mx_route_free(&rt);
 }
 
@@ -705,7 +720,8 @@ job_setup(struct djob *dj, const struct config *conf,
 	if ((dj->dns = dns_new(conf, err, sizeof(err))) == NULL)
 		log_warnx("deliver %s: resolver: %s", job->dest, err);
 	tls_init();
-	if ((dj->tls = tls_client_ctx(NULL, err, sizeof(err))) == NULL)
+	if ((dj->tls = tls_client_ctx(*conf->smtp_tls_ca_file ?
+	    conf->smtp_tls_ca_file : NULL, err, sizeof(err))) == NULL)
 		log_warnx("deliver %s: TLS client context: %s", job->dest,
 		    err);
 	return 0;

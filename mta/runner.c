@@ -4,8 +4,8 @@
  * by next hop, and forks a deliver worker per batch within max_deliveries
  * overall and max_per_destination per next hop.  Between passes it sleeps
  * in poll() on the wake pipe (new mail), a self-pipe fed by its signal
- * handlers (SIGCHLD, SIGUSR1 flush, SIGTERM/SIGHUP stop) and the time of
- * the next due entry.
+ * handlers (SIGCHLD, SIGUSR1 flush, SIGHUP reload of the TLS policy
+ * table, SIGTERM stop) and the time of the next due entry.
  *
  * Nothing is lost when a worker dies: its recipients were never retired,
  * so they are due again at their unchanged next attempt; the runner only
@@ -28,6 +28,7 @@
 #include "compat.h"
 #include "config.h"
 #include "deliver.h"
+#include "tls_table.h"
 #include "log.h"
 #include "queue.h"
 #include "relay.h"
@@ -73,6 +74,7 @@ struct runner {
 	int			 stopping;
 	int			 blocked;	/* due work left behind */
 	int64_t			 next_checkpoint;
+	struct tls_table	 tls_table;	/* inherited by workers */
 };
 
 /* One due recipient, as a pass collects it. */
@@ -262,6 +264,7 @@ worker_child(struct runner *r, const struct worker *w)
 	job.dest = w->dest;
 	job.items = w->items;
 	job.nitems = w->nitems;
+	job.tls_table = &r->tls_table;
 	_exit(deliver_job_run(r->conf, &job));
 }
 
@@ -555,6 +558,28 @@ drain_wake(struct runner *r)
 	}
 }
 
+/*
+ * The local TLS policy table: read at start and on SIGHUP.  A bad file
+ * keeps the table in force (a typo must not downgrade a destination);
+ * at start there is none to keep, so the runner stops and mail waits.
+ */
+static void
+runner_tls_table(struct runner *r, int start)
+{
+	char	 err[512];
+
+	if (tls_table_load(&r->tls_table, r->conf->tls_policy_file, err,
+	    sizeof(err)) == 0) {
+		if (!start)
+			log_info("runner: tls_policy_file reloaded, %zu "
+			    "entries", r->tls_table.n);
+		return;
+	}
+	if (start)
+		fatalx("runner: %s", err);
+	log_warnx("runner: %s; keeping the previous TLS policy table", err);
+}
+
 static void
 on_signal(struct runner *r, int sig)
 {
@@ -572,8 +597,10 @@ on_signal(struct runner *r, int sig)
 			log_info("runner: flush: %d recipient(s) due now", n);
 		(void)inflight_unpause(r, 0, 1);
 		break;
-	case SIGTERM:
 	case SIGHUP:
+		runner_tls_table(r, 0);
+		break;
+	case SIGTERM:
 	case SIGINT:
 		r->stopping = 1;
 		break;
@@ -688,6 +715,7 @@ runner_main(const struct config *conf, int wake_fd)
 	if (queue_open(&r.q, conf->spool_dir, 0, err, sizeof(err)) == -1)
 		fatalx("runner: queue: %s", err);
 	r.next_checkpoint = (int64_t)time(NULL) + RUNNER_CHECKPOINT;
+	runner_tls_table(&r, 1);
 	log_info("runner: started, %zu worker(s) at most", r.nslots);
 	while (!r.stopping) {
 		reap(&r);
