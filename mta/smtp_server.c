@@ -44,6 +44,8 @@
 #define DATA_READ_MAX		(64 * 1024)
 /* A reply line we build: RFC 5321 §4.5.3.1.5 allows 512 with CR LF. */
 #define REPLY_MAX		512
+/* How long a closing session drains input so its last reply arrives. */
+#define LINGER_MS		1000
 
 enum state {
 	ST_GREET,	/* banner sent, no EHLO/HELO yet */
@@ -67,6 +69,7 @@ struct session {
 	enum state		 state;
 	int			 nerrors;
 	int			 closing;	/* close after this reply */
+	int			 gone;		/* the peer closed or failed */
 	int			 rcpt_tried;	/* a RCPT was given */
 	int			 cmd_ms, data_ms;
 	size_t			 nmsgs;
@@ -400,6 +403,7 @@ data_read(struct session *s, struct smtp_data *d)
 			}
 			log_info("lost connection after DATA from [%s]",
 			    s->ip);
+			s->gone = 1;
 			return -1;
 		}
 	}
@@ -640,6 +644,7 @@ session_loop(struct session *s)
 		}
 		if (r == NETIO_LINE_EOF || r == NETIO_LINE_ERROR) {
 			log_info("lost connection from [%s]", s->ip);
+			s->gone = 1;
 			return;
 		}
 		if (r == NETIO_LINE_LONG)
@@ -704,10 +709,34 @@ peer_init(struct session *s, const struct sockaddr *peer, socklen_t plen)
 	s->trusted = relay_client_trusted(s->conf, peer);
 }
 
+/*
+ * Closing with unread input makes the kernel answer with a reset, which
+ * can destroy our last reply in flight (early talkers, 421 with a batch
+ * pending): stop sending, then read and drop input for a bounded time.
+ */
+static void
+linger(struct session *s)
+{
+	const char	*line;
+	size_t		 len;
+	int64_t		 end = mono_msec() + LINGER_MS;
+	enum netio_line	 r;
+
+	if (shutdown(netio_fd(s->nio), SHUT_WR) == -1)
+		return;
+	while (mono_msec() < end) {
+		r = netio_getline(s->nio, &line, &len, DATA_READ_MAX,
+		    (int)(end - mono_msec()));
+		if (r != NETIO_LINE_OK && r != NETIO_LINE_LONG)
+			break;
+	}
+}
+
 static void
 session_end(struct session *s)
 {
-	(void)flush_now(s);
+	if (flush_now(s) == 0 && !s->gone)
+		linger(s);
 	log_info("disconnect from [%s] messages=%zu errors=%d", s->ip,
 	    s->nmsgs, s->nerrors);
 	txn_reset(s);
