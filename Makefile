@@ -39,7 +39,7 @@ POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
-		mta/smtp_reply.o mta/aliases.o
+		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -49,6 +49,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_relay tests/unit/test_mx \
 		tests/unit/test_tls_policy tests/unit/test_bounce \
 		tests/unit/test_smtp_reply tests/unit/test_netio \
+		tests/unit/test_smtp_wire \
 		tests/unit/test_smtp_client tests/unit/test_aliases \
 		tests/unit/test_sendmail_args tests/unit/test_tls_table \
 		tests/unit/test_mta_sts tests/unit/test_dane \
@@ -101,9 +102,12 @@ tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QU
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_reply: tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
-SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/netio.o mta/tls.o \
+tests/unit/test_smtp_wire: tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
+SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/smtp_wire.o \
+		mta/netio.o mta/tls.o \
 		policy/tls_policy.o
 tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)

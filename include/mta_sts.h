@@ -42,6 +42,7 @@ struct sts_opts {
 	const char	*cafile;	/* NULL or "": system CA store */
 	int		 port;		/* 443; tests may change it */
 	int		 timeout_ms;	/* whole fetch */
+	int		 no_store;	/* read the cache, never write it */
 };
 
 /* TXT rdata strings joined to "v=STSv1; id=..." (RFC 8461 §3.1).  NULL

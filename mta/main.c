@@ -13,6 +13,7 @@
 #include "control.h"
 #include "log.h"
 #include "master.h"
+#include "policy_cmd.h"
 
 static void
 usage(void)
@@ -22,6 +23,7 @@ usage(void)
 	    "       postern [-c config] queue [domain]\n"
 	    "       postern [-c config] flush [domain]\n"
 	    "       postern [-c config] hold | release | delete QID ...\n"
+	    "       postern [-c config] policy domain [--probe]\n"
 	    "       mailq [-c config]\n");
 	exit(EX_USAGE);
 }
@@ -100,6 +102,11 @@ main(int argc, char *argv[])
 			config_dump(&conf);
 		printf("%s: configuration ok\n", conf.path);
 		return EX_OK;
+	}
+	if (argc > 0 && strcmp(argv[0], "policy") == 0) {
+		log_init("postern", 1, NULL);
+		log_setverbose((int)conf.verbose);
+		return policy_cmd_main(&conf, argc, argv);
 	}
 	if (argc > 0) {
 		log_init("postern", 1, NULL);

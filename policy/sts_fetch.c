@@ -395,7 +395,8 @@ sts_refresh(struct dns_ctx *dns, struct queue *q, const char *domain,
 	}
 	p->fetched = now;
 	(void)strlcpy(p->id, id, sizeof(p->id));
-	cache_put(q, domain, p, body, blen);
+	if (!o->no_store)
+		cache_put(q, domain, p, body, blen);
 	rc = 0;
 done:
 	free(body);
