@@ -28,6 +28,10 @@ enum netio_line {
 	NETIO_LINE_ERROR
 };
 
+/* Non-blocking TCP connect to addr (4 or 16 bytes of family) bounded by
+ * timeout_ms: the fd, or -1 with a reason in err. */
+int		 netio_connect(int family, const void *addr, int port,
+		    int timeout_ms, char *err, size_t errlen);
 struct netio	*netio_new(int fd);
 /* Closes the fd, frees TLS state. */
 void		 netio_free(struct netio *);

@@ -7,6 +7,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,58 @@ io_wait(struct netio *n, short events, int64_t deadline)
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+int
+netio_connect(int family, const void *addr, int port, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 sl, el = sizeof(int);
+	struct netio		 n;	/* for io_wait() */
+	int			 fd = -1, r, e = 0;
+	int64_t			 deadline = deadline_of(timeout_ms);
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, addr, 4);
+		sl = sizeof(*sin);
+	} else if (family == AF_INET6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		sl = sizeof(*sin6);
+	} else {
+		(void)snprintf(err, errlen, "unsupported address family");
+		return -1;
+	}
+	if ((fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		e = errno;
+		goto fail;
+	}
+	n.fd = fd;
+	if ((r = io_wait(&n, POLLOUT, deadline)) != 1) {
+		e = r == 0 ? ETIMEDOUT : errno;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+		return fd;
+fail:
+	(void)snprintf(err, errlen, "%s", strerror(e ? e : EIO));
+	if (fd != -1)
+		(void)close(fd);
+	return -1;
 }
 
 /* After SSL_* returned r <= 0: wait as OpenSSL asks, or classify. */

@@ -11,25 +11,22 @@
  * their own RCPT reply.
  */
 #include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "compat.h"
 #include "log.h"
 #include "netio.h"
 #include "smtp_client.h"
 #include "smtp_reply.h"
+#include "smtp_wire.h"
+#include "tls.h"
 #include "util.h"
 
 /* Flush the body to the socket in pieces of about this size. */
@@ -62,70 +59,6 @@ struct tx {
 	size_t			 accepted;
 	size_t			 size;	/* body bytes for SIZE= */
 };
-
-/* Non-blocking connect bounded by timeout seconds.  fd, or -1. */
-static int
-tcp_connect(const struct mx_addr *a, int port, int timeout, char *err,
-    size_t errlen)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		 sl, el = sizeof(int);
-	struct pollfd		 pfd;
-	int			 fd, r, e = 0;
-	int64_t			 deadline = mono_msec() + timeout * 1000LL;
-
-	memset(&ss, 0, sizeof(ss));
-	if (a->family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		memcpy(&sin->sin_addr, a->addr, 4);
-		sl = sizeof(*sin);
-	} else if (a->family == AF_INET6) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		memcpy(&sin6->sin6_addr, a->addr, 16);
-		sl = sizeof(*sin6);
-	} else {
-		(void)snprintf(err, errlen, "unsupported address family");
-		return -1;
-	}
-	if ((fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
-		e = errno;
-		goto fail;
-	}
-	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
-		return fd;
-	if (errno != EINPROGRESS) {
-		e = errno;
-		goto fail;
-	}
-	for (;;) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		r = poll(&pfd, 1, (int)(deadline - mono_msec() > 0 ?
-		    deadline - mono_msec() : 0));
-		if (r == 1)
-			break;
-		if (r == 0) {
-			e = ETIMEDOUT;
-			goto fail;
-		}
-		if (errno != EINTR) {
-			e = errno;
-			goto fail;
-		}
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
-		return fd;
-fail:
-	(void)snprintf(err, errlen, "%s", strerror(e ? e : EIO));
-	if (fd != -1)
-		(void)close(fd);
-	return -1;
-}
 
 /* A reply as an outcome: 2xx SENT, 4xx DEFER, 5xx BOUNCE (RFC 5321
  * §4.2.1), the remote text unchanged, its enhanced status or one derived. */
@@ -251,76 +184,12 @@ hello(struct smtp_client *c, struct outcome *out)
 	return 0;
 }
 
-static int
-is_ip_literal(const char *s)
-{
-	return strchr(s, ':') != NULL || strspn(s, "0123456789.") ==
-	    strlen(s);
-}
-
-/*
- * RFC 7672 §3.1.1: DANE-EE ignores names; §3.2.2: DANE-TA checks the TLSA
- * base domain (the MX host name); §3.1.3: PKIX-TA/PKIX-EE (usages 0, 1)
- * are unusable for SMTP.  -1 when no usable record is left: the decision
- * promised some (tls_policy.h), so nothing is weaker than asked.
- */
-static int
-dane_setup(SSL *ssl, const struct tls_decision *d, const char *name)
-{
-	size_t	 i, usable = 0;
-
-	if (SSL_dane_enable(ssl, name) <= 0)
-		return -1;
-	(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
-	for (i = 0; i < d->ntlsa; i++) {
-		if (d->tlsa[i].usage != 2 && d->tlsa[i].usage != 3)
-			continue;
-		if (SSL_dane_tlsa_add(ssl, d->tlsa[i].usage,
-		    d->tlsa[i].selector, d->tlsa[i].mtype, d->tlsa[i].data,
-		    d->tlsa[i].len) > 0)
-			usable++;
-	}
-	return usable > 0 ? 0 : -1;
-}
-
-/* The SSL for this connection: SNI, and the reference identities the
- * TLS decision will check after the handshake. */
-static SSL *
-prepare_ssl(struct smtp_client *c)
-{
-	const struct tls_decision *d = &c->tls;
-	const char	*name = d->sni[0] ? d->sni : c->host;
-	SSL		*ssl;
-	size_t		 i;
-
-	if ((ssl = SSL_new(c->opts.tls_ctx)) == NULL)
-		return NULL;
-	/* RFC 6066 §3: no IP literals in SNI. */
-	if (*name != '\0' && !is_ip_literal(name))
-		(void)SSL_set_tlsext_host_name(ssl, name);
-	if (d->level == TLS_LEVEL_DANE) {
-		if (dane_setup(ssl, d, name) == -1)
-			goto fail;
-	} else if (tls_auth_required(d->level)) {
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, name) != 1)
-			goto fail;
-	}
-	for (i = 0; i < d->nmatch && tls_auth_required(d->level); i++)
-		if (SSL_add1_host(ssl, d->match[i]) != 1)
-			goto fail;
-	return ssl;
-fail:
-	SSL_free(ssl);
-	return NULL;
-}
-
 /* After the handshake: RFC 7672 §3 / RFC 6125 for the levels that
  * authenticate; MAY and ENCRYPT accept any certificate (RFC 7435). */
 static int
 check_auth(struct smtp_client *c, struct outcome *out)
 {
-	long	 v;
+	const char *why;
 
 	(void)snprintf(c->tlsdesc, sizeof(c->tlsdesc), "%s/%s",
 	    netio_tls_version(c->nio), netio_tls_cipher(c->nio));
@@ -328,12 +197,10 @@ check_auth(struct smtp_client *c, struct outcome *out)
 		c->auth = "untrusted";
 		return 0;
 	}
-	v = SSL_get_verify_result(netio_ssl(c->nio));
-	if (v != X509_V_OK) {
+	if ((why = tls_client_verify(netio_ssl(c->nio))) != NULL) {
 		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS %s: server "
 		    "certificate of %s not verified: %s",
-		    tls_level_name(c->tls.level), c->relay,
-		    X509_verify_cert_error_string(v));
+		    tls_level_name(c->tls.level), c->relay, why);
 		return -1;
 	}
 	c->auth = tls_level_name(c->tls.level);
@@ -365,7 +232,8 @@ starttls(struct smtp_client *c, struct outcome *out, char *why,
 		return -1;
 	}
 	/* Before STARTTLS: a setup failure leaves the session in clear. */
-	if ((ssl = prepare_ssl(c)) == NULL) {
+	if ((ssl = tls_client_ssl(c->opts.tls_ctx, &c->tls,
+	    c->tls.sni[0] ? c->tls.sni : c->host)) == NULL) {
 		if (may)
 			return 0;
 		outcome_set(out, OUTCOME_DEFER, "4.7.5", "TLS %s: %s",
@@ -416,8 +284,8 @@ session(struct smtp_client *c, int try_tls, struct outcome *out, char *why,
 	c->auth = "none";
 	c->dead = 0;
 	c->need_rset = 0;
-	if ((fd = tcp_connect(&c->addr, c->opts.port, c->opts.connect_timeout,
-	    err, sizeof(err))) == -1) {
+	if ((fd = netio_connect(c->addr.family, c->addr.addr, c->opts.port,
+	    c->opts.connect_timeout * 1000, err, sizeof(err))) == -1) {
 		outcome_set(out, OUTCOME_DEFER, "4.4.1", "connect to %s: %s",
 		    c->relay, err);
 		return -1;
@@ -511,98 +379,26 @@ settle(struct tx *t, const struct outcome *o)
 			t->out[i] = *o;
 }
 
-/* RFC 3461 §4: xtext values are passed on as received; anything that is
- * not xtext (a space, a control, 8-bit) is not sent at all. */
-static int
-is_xtext(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 33 || (unsigned char)*s > 126 ||
-		    *s == '=')
-			return 0;
-	return 1;
-}
-
-static int
-has_8bit(const char *s)
-{
-	for (; s != NULL && *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
-static void
-mail_cmd(struct tx *t, struct buf *b)
-{
-	const struct qmsg *m = t->msg;
-	unsigned	 ext = t->c->ext;
-
-	buf_printf(b, "MAIL FROM:<%s>", m->sender ? m->sender : "");
-	if (ext & EHLO_SIZE)
-		buf_printf(b, " SIZE=%zu", t->size);
-	if ((m->flags & QMSG_8BITMIME) && (ext & EHLO_8BITMIME))
-		buf_appendstr(b, " BODY=8BITMIME");
-	if ((m->flags & QMSG_SMTPUTF8) && (ext & EHLO_SMTPUTF8))
-		buf_appendstr(b, " SMTPUTF8");
-	if (!(ext & EHLO_DSN))
-		return;
-	if (m->flags & QMSG_RET_FULL)
-		buf_appendstr(b, " RET=FULL");
-	else if (m->flags & QMSG_RET_HDRS)
-		buf_appendstr(b, " RET=HDRS");
-	if (m->envid != NULL && *m->envid != '\0' && is_xtext(m->envid))
-		buf_printf(b, " ENVID=%s", m->envid);
-}
-
-static void
-rcpt_cmd(struct tx *t, const struct qrcpt *r, struct buf *b)
-{
-	buf_printf(b, "RCPT TO:<%s>", r->addr);
-	if (!(t->c->ext & EHLO_DSN))
-		return;
-	/* RFC 3461 §4.1: NEVER, or a list of SUCCESS, FAILURE, DELAY. */
-	if (r->notify & QNOTIFY_NEVER)
-		buf_appendstr(b, " NOTIFY=NEVER");
-	else if (r->notify != 0)
-		buf_printf(b, " NOTIFY=%s%s%s%s%s",
-		    r->notify & QNOTIFY_SUCCESS ? "SUCCESS" : "",
-		    (r->notify & QNOTIFY_SUCCESS) &&
-		    (r->notify & (QNOTIFY_FAILURE | QNOTIFY_DELAY)) ? "," : "",
-		    r->notify & QNOTIFY_FAILURE ? "FAILURE" : "",
-		    (r->notify & QNOTIFY_FAILURE) &&
-		    (r->notify & QNOTIFY_DELAY) ? "," : "",
-		    r->notify & QNOTIFY_DELAY ? "DELAY" : "");
-	if (r->orcpt != NULL && strchr(r->orcpt, ';') != NULL &&
-	    is_xtext(r->orcpt))
-		buf_printf(b, " ORCPT=%s", r->orcpt);
-}
-
-/*
- * The body as stored (CRLF lines, not dot-stuffed) onto the wire:
- * RFC 5321 §4.5.2 dot-stuffing, and §2.3.8: a bare CR or LF never goes
- * out, each becomes CRLF.  Ends with CRLF "." CRLF (§4.1.1.4).
- */
+/* The body in chunks (smtp_wire.h: dot-stuffed, CRLF only), then the
+ * end of data, CRLF "." CRLF (RFC 5321 §4.1.1.4). */
 static int
 send_body(struct smtp_client *c, const char *p, size_t len,
     struct outcome *fail)
 {
-	size_t	 i = 0, j;
+	struct buf	 b;
+	size_t		 off = 0;
+	int		 rc = 0;
 
-	while (i < len) {
-		if (p[i] == '.')
-			(void)netio_write(c->nio, ".", 1);
-		for (j = i; j < len && p[j] != '\r' && p[j] != '\n'; j++)
-			;
-		(void)netio_write(c->nio, p + i, j - i);
-		(void)netio_write(c->nio, "\r\n", 2);
-		if (j + 1 < len && p[j] == '\r' && p[j + 1] == '\n')
-			j++;
-		i = j + 1;
-		if (netio_outlen(c->nio) >= BODY_CHUNK &&
-		    flush_out(c, "the message body", fail) == -1)
-			return -1;
+	buf_init(&b);
+	while (off < len && rc == 0) {
+		buf_reset(&b);
+		off += smtp_wire_body(&b, p + off, len - off, BODY_CHUNK);
+		(void)netio_write(c->nio, b.data, b.len);
+		rc = flush_out(c, "the message body", fail);
 	}
+	buf_free(&b);
+	if (rc == -1)
+		return -1;
 	(void)netio_write(c->nio, ".\r\n", 3);
 	return flush_out(c, "the end of data", fail);
 }
@@ -695,10 +491,12 @@ tx_pipelined(struct tx *t, const char *body, size_t bodylen)
 	size_t		 i;
 
 	buf_init(&b);
-	mail_cmd(t, &b);
+	smtp_wire_mail(&b, t->msg, c->ext, t->size);
 	buf_appendstr(&b, "\r\n");
 	for (i = 0; i < t->n; i++) {
-		rcpt_cmd(t, t->rcpts[i], &b);
+		if (t->out[i].kind != OUTCOME_NONE)
+			continue;	/* refused by precheck() */
+		smtp_wire_rcpt(&b, t->rcpts[i], c->ext);
 		buf_appendstr(&b, "\r\n");
 	}
 	buf_appendstr(&b, "DATA\r\n");
@@ -709,6 +507,8 @@ tx_pipelined(struct tx *t, const char *body, size_t bodylen)
 		goto lost;
 	remote_outcome(c, &mailo, &r);
 	for (i = 0; i < t->n; i++) {
+		if (t->out[i].kind != OUTCOME_NONE)
+			continue;
 		if (read_reply(c, &r, 0, c->opts.reply_timeout, "RCPT TO",
 		    &o) == -1)
 			goto lost;
@@ -735,7 +535,7 @@ tx_lockstep(struct tx *t, const char *body, size_t bodylen)
 	int		 rc;
 
 	buf_init(&b);
-	mail_cmd(t, &b);
+	smtp_wire_mail(&b, t->msg, c->ext, t->size);
 	if ((rc = command(c, &r, 0, "MAIL FROM", &o, b.data)) == 0 &&
 	    r.code / 100 != 2) {
 		buf_free(&b);
@@ -744,8 +544,10 @@ tx_lockstep(struct tx *t, const char *body, size_t bodylen)
 		return reset(c);
 	}
 	for (i = 0; rc == 0 && !c->dead && i < t->n; i++) {
+		if (t->out[i].kind != OUTCOME_NONE)
+			continue;	/* refused by precheck() */
 		buf_reset(&b);
-		rcpt_cmd(t, t->rcpts[i], &b);
+		smtp_wire_rcpt(&b, t->rcpts[i], c->ext);
 		if ((rc = command(c, &r, 0, "RCPT TO", &o, b.data)) == 0)
 			rcpt_reply(t, i, &r);
 	}
@@ -767,33 +569,53 @@ tx_lockstep(struct tx *t, const char *body, size_t bodylen)
 	return data_reply(t, body, bodylen);
 }
 
-/* Checks done before any command: SIZE (RFC 1870 §6) and SMTPUTF8
- * (RFC 6531 §3.2: an internationalized envelope needs the extension).
- * 0 to go on, 1 when every recipient has its outcome. */
+/* Refuses one recipient (i) or, with i == n, every open one. */
+static void
+refuse(struct tx *t, size_t i, const char *status, const char *why)
+{
+	struct outcome	 o;
+
+	outcome_set(&o, OUTCOME_BOUNCE, status, "%s (not sent to %s)", why,
+	    t->c->relay);
+	if (i == t->n)
+		settle(t, &o);
+	else
+		t->out[i] = o;
+}
+
+/*
+ * Checks made before any command: SIZE (RFC 1870 §6), paths that could
+ * not be sent as they are, and SMTPUTF8 (RFC 6531 §3.2: an address with
+ * 8-bit characters needs the extension).  0 to go on, 1 when every
+ * recipient already has its outcome.
+ */
 static int
 precheck(struct tx *t)
 {
 	const struct qmsg *m = t->msg;
-	struct outcome	 o;
-	size_t		 i;
-	int		 utf8 = has_8bit(m->sender);
+	unsigned	 utf8 = t->c->ext & EHLO_SMTPUTF8;
+	size_t		 i, left = 0;
+	char		 why[128];
 
 	if (t->c->maxsize > 0 && t->size > t->c->maxsize) {
-		outcome_set(&o, OUTCOME_BOUNCE, "5.3.4", "message size %zu "
-		    "exceeds size limit %llu of %s", t->size, t->c->maxsize,
-		    t->c->relay);
-		settle(t, &o);
-		return 1;
+		(void)snprintf(why, sizeof(why), "message size %zu exceeds "
+		    "the size limit %llu", t->size, t->c->maxsize);
+		refuse(t, t->n, "5.3.4", why);
+	} else if (!smtp_wire_path_ok(m->sender ? m->sender : ""))
+		refuse(t, t->n, "5.1.7", "bad sender address syntax");
+	else if (!utf8 && smtp_wire_8bit(m->sender))
+		refuse(t, t->n, "5.6.7", "SMTPUTF8 is required");
+	for (i = 0; i < t->n; i++) {
+		if (t->out[i].kind != OUTCOME_NONE)
+			continue;
+		if (!smtp_wire_path_ok(t->rcpts[i]->addr))
+			refuse(t, i, "5.1.3", "bad recipient address syntax");
+		else if (!utf8 && smtp_wire_8bit(t->rcpts[i]->addr))
+			refuse(t, i, "5.6.7", "SMTPUTF8 is required");
+		else
+			left++;
 	}
-	for (i = 0; i < t->n; i++)
-		utf8 |= has_8bit(t->rcpts[i]->addr);
-	if (utf8 && !(t->c->ext & EHLO_SMTPUTF8)) {
-		outcome_set(&o, OUTCOME_BOUNCE, "5.6.7", "SMTPUTF8 is "
-		    "required, but was not offered by %s", t->c->relay);
-		settle(t, &o);
-		return 1;
-	}
-	return 0;
+	return left == 0;
 }
 
 int

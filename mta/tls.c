@@ -29,6 +29,7 @@
 #include "config.h"
 #include "log.h"
 #include "tls.h"
+#include "tls_policy.h"
 #include "util.h"
 
 /* RFC 7435 §3 / RFC 7672 §8.2: for opportunistic SMTP any reasonable
@@ -192,6 +193,74 @@ tls_client_ctx(const char *cafile, char *err, size_t errlen)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+static int
+is_ip_literal(const char *s)
+{
+	return strchr(s, ':') != NULL || strspn(s, "0123456789.") ==
+	    strlen(s);
+}
+
+/*
+ * RFC 7672 §3.1.1: DANE-EE ignores names; §3.2.2: DANE-TA checks the TLSA
+ * base domain (the MX host name); §3.1.3: PKIX-TA/PKIX-EE (usages 0, 1)
+ * are unusable for SMTP.  -1 when no usable record is left: the decision
+ * promised some (tls_policy.h), so nothing is weaker than asked.
+ */
+static int
+dane_setup(SSL *ssl, const struct tls_decision *d, const char *name)
+{
+	size_t	 i, usable = 0;
+
+	if (SSL_dane_enable(ssl, name) <= 0)
+		return -1;
+	(void)SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	for (i = 0; i < d->ntlsa; i++) {
+		if (d->tlsa[i].usage != 2 && d->tlsa[i].usage != 3)
+			continue;
+		if (SSL_dane_tlsa_add(ssl, d->tlsa[i].usage,
+		    d->tlsa[i].selector, d->tlsa[i].mtype, d->tlsa[i].data,
+		    d->tlsa[i].len) > 0)
+			usable++;
+	}
+	return usable > 0 ? 0 : -1;
+}
+
+SSL *
+tls_client_ssl(SSL_CTX *ctx, const struct tls_decision *d, const char *name)
+{
+	SSL		*ssl;
+	size_t		 i;
+
+	if ((ssl = SSL_new(ctx)) == NULL)
+		return NULL;
+	/* RFC 6066 §3: no IP literals in SNI. */
+	if (*name != '\0' && !is_ip_literal(name))
+		(void)SSL_set_tlsext_host_name(ssl, name);
+	if (d->level == TLS_LEVEL_DANE) {
+		if (dane_setup(ssl, d, name) == -1)
+			goto fail;
+	} else if (tls_auth_required(d->level)) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, name) != 1)
+			goto fail;
+	}
+	for (i = 0; i < d->nmatch && tls_auth_required(d->level); i++)
+		if (SSL_add1_host(ssl, d->match[i]) != 1)
+			goto fail;
+	return ssl;
+fail:
+	SSL_free(ssl);
+	return NULL;
+}
+
+const char *
+tls_client_verify(SSL *ssl)
+{
+	long	 v = SSL_get_verify_result(ssl);
+
+	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
 }
 
 static EVP_PKEY *

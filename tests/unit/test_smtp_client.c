@@ -510,6 +510,33 @@ test_refusals(void **state)
 	}
 }
 
+/* Paths that cannot go out as they are, and 8-bit addresses without
+ * SMTPUTF8, are refused here; the others are delivered. */
+static void
+test_precheck(void **state)
+{
+	static const char *args[] = { "--ext", "PIPELINING", NULL };
+	struct tls_decision d;
+	struct outcome	 oo, out[3];
+	char		 tlsd[128], auth[32], *rec;
+
+	(void)state;
+	message_init();
+	rc[1].addr = "x@y\r\nRSET";
+	rc[2].addr = "j\xc3\xb6rg@y.test";
+	decision(&d, TLS_LEVEL_MAY);
+	rec = run(AF_INET, args, &d, NULL, &oo, out, tlsd, auth);
+	assert_null(strstr(rec, "RSET"));
+	assert_null(strstr(rec, "\xc3"));
+	assert_non_null(strstr(rec, "RCPT TO:<good@y.test>\r\nDATA\r\n"));
+	free(rec);
+	assert_int_equal(out[0].kind, OUTCOME_SENT);
+	assert_int_equal(out[1].kind, OUTCOME_BOUNCE);
+	assert_string_equal(out[1].status, "5.1.3");
+	assert_int_equal(out[2].kind, OUTCOME_BOUNCE);
+	assert_string_equal(out[2].status, "5.6.7");
+}
+
 static void
 test_ipv6(void **state)
 {
@@ -618,6 +645,7 @@ main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_dane),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_precheck),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_no_server),
 	};
