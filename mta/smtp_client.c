@@ -195,6 +195,13 @@ check_auth(struct smtp_client *c, struct outcome *out)
 	    netio_tls_version(c->nio), netio_tls_cipher(c->nio));
 	if (!tls_auth_required(c->tls.level)) {
 		c->auth = "untrusted";
+		/* RFC 8461 §5: testing mode reports what enforce would
+		 * refuse, and delivers anyway. */
+		if (c->tls.sts_testing && (why = tls_client_verify(
+		    netio_ssl(c->nio))) != NULL)
+			log_info("relay=%s mta-sts testing: enforce would "
+			    "defer: certificate not verified: %s", c->relay,
+			    why);
 		return 0;
 	}
 	if ((why = tls_client_verify(netio_ssl(c->nio))) != NULL) {

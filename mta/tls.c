@@ -235,13 +235,18 @@ tls_client_ssl(SSL_CTX *ctx, const struct tls_decision *d, const char *name)
 
 	if ((ssl = SSL_new(ctx)) == NULL)
 		return NULL;
+	/* tls_policy_file "protocols=>=TLSv1.3". */
+	if (d->min_proto != 0 &&
+	    SSL_set_min_proto_version(ssl, d->min_proto) != 1)
+		goto fail;
 	/* RFC 6066 §3: no IP literals in SNI. */
 	if (*name != '\0' && !is_ip_literal(name))
 		(void)SSL_set_tlsext_host_name(ssl, name);
 	if (d->level == TLS_LEVEL_DANE) {
 		if (dane_setup(ssl, d, name) == -1)
 			goto fail;
-	} else if (tls_auth_required(d->level)) {
+	} else if (tls_auth_required(d->level) || d->sts_testing) {
+		/* MTA-STS testing (RFC 8461 §5): checked, only reported. */
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(ssl, name) != 1)
 			goto fail;
