@@ -33,6 +33,7 @@
 #define BODY_CHUNK	65536
 /* RFC 5321 §4.5.3.2.6: the reply to "." may take twice the others. */
 #define DOT_TIMEOUT_FACTOR	2
+#define QUIT_TIMEOUT		10	/* seconds */
 
 struct smtp_client {
 	struct netio	*nio;
@@ -664,11 +665,12 @@ smtp_client_close(struct smtp_client *c)
 
 	if (c == NULL)
 		return;
+	/* The mail is settled already: a server slow to answer QUIT gets
+	 * little patience. */
 	if (c->nio != NULL && !c->dead) {
 		(void)netio_printf(c->nio, "QUIT\r\n");
-		if (netio_flush(c->nio, c->opts.reply_timeout * 1000) == 0)
-			(void)read_reply(c, &r, 0, c->opts.reply_timeout,
-			    "QUIT", &o);
+		if (netio_flush(c->nio, QUIT_TIMEOUT * 1000) == 0)
+			(void)read_reply(c, &r, 0, QUIT_TIMEOUT, "QUIT", &o);
 	}
 	drop(c);
 	free(c);
