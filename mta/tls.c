@@ -77,32 +77,15 @@ ctx_common(SSL_CTX *ctx)
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
+static int	selfsigned_ensure(const char *, const char *, const char *, int,
+		    char *, size_t);
+
 static int
-server_cert(SSL_CTX *ctx, const struct config *conf, char *err,
+load_pair(SSL_CTX *ctx, const char *cp, const char *kp, char *err,
     size_t errlen)
 {
-	char	 dir[1024], cert[1100], key[1100], e[256];
-	const char *cp = conf->tls_cert, *kp = conf->tls_key;
+	char	 e[256];
 
-	if (cp == NULL || *cp == '\0') {
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/tls",
-		    conf->spool_dir) >= sizeof(dir)) {
-			(void)snprintf(err, errlen, "spool_dir too long");
-			return -1;
-		}
-		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			(void)snprintf(err, errlen, "%s: %s", dir,
-			    strerror(errno));
-			return -1;
-		}
-		(void)snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-		(void)snprintf(key, sizeof(key), "%s/key.pem", dir);
-		if (tls_selfsigned_ensure(cert, key, conf->hostname, err,
-		    errlen) == -1)
-			return -1;
-		cp = cert;
-		kp = key;
-	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cp) != 1) {
 		(void)snprintf(err, errlen, "%s: %s", cp,
 		    tls_error_string(e, sizeof(e)));
@@ -115,6 +98,48 @@ server_cert(SSL_CTX *ctx, const struct config *conf, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* The self-made pair of one key type under spool_dir/tls. */
+static int
+selfmade_pair(SSL_CTX *ctx, const char *dir, const char *prefix,
+    const char *hostname, int rsa, char *err, size_t errlen)
+{
+	char	 cert[1100], key[1100];
+
+	if ((size_t)snprintf(cert, sizeof(cert), "%s/%scert.pem", dir,
+	    prefix) >= sizeof(cert) || (size_t)snprintf(key, sizeof(key),
+	    "%s/%skey.pem", dir, prefix) >= sizeof(key)) {
+		(void)snprintf(err, errlen, "spool_dir too long");
+		return -1;
+	}
+	if (selfsigned_ensure(cert, key, hostname, rsa, err, errlen) == -1)
+		return -1;
+	return load_pair(ctx, cert, key, err, errlen);
+}
+
+static int
+server_cert(SSL_CTX *ctx, const struct config *conf, char *err,
+    size_t errlen)
+{
+	char	 dir[1024];
+
+	if (conf->tls_cert != NULL && *conf->tls_cert != '\0')
+		return load_pair(ctx, conf->tls_cert, conf->tls_key, err,
+		    errlen);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/tls", conf->spool_dir) >=
+	    sizeof(dir)) {
+		(void)snprintf(err, errlen, "spool_dir too long");
+		return -1;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		(void)snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* OpenSSL keeps one certificate per key type and picks per peer. */
+	if (selfmade_pair(ctx, dir, "", conf->hostname, 0, err, errlen) == -1)
+		return -1;
+	return selfmade_pair(ctx, dir, "rsa-", conf->hostname, 1, err, errlen);
 }
 
 SSL_CTX *
@@ -268,17 +293,22 @@ tls_client_verify(SSL *ssl)
 	return v == X509_V_OK ? NULL : X509_verify_cert_error_string(v);
 }
 
+/* EC P-256 for modern peers; RSA 2048 beside it for clients that only
+ * know RSA key exchange or signatures (a self-made certificate must let
+ * every sane peer encrypt). */
 static EVP_PKEY *
-make_key(void)
+make_key(int rsa)
 {
 	EVP_PKEY_CTX	*pc;
 	EVP_PKEY	*pk = NULL;
 
-	if ((pc = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, NULL)) == NULL)
+	if ((pc = EVP_PKEY_CTX_new_id(rsa ? EVP_PKEY_RSA : EVP_PKEY_EC,
+	    NULL)) == NULL)
 		return NULL;
-	if (EVP_PKEY_keygen_init(pc) <= 0 ||
+	if (EVP_PKEY_keygen_init(pc) <= 0 || (rsa ?
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(pc, 2048) :
 	    EVP_PKEY_CTX_set_ec_paramgen_curve_nid(pc,
-	    NID_X9_62_prime256v1) <= 0 || EVP_PKEY_keygen(pc, &pk) <= 0)
+	    NID_X9_62_prime256v1)) <= 0 || EVP_PKEY_keygen(pc, &pk) <= 0)
 		pk = NULL;
 	EVP_PKEY_CTX_free(pc);
 	return pk;
@@ -323,6 +353,7 @@ set_serial(X509 *x)
 static X509 *
 make_cert(EVP_PKEY *pk, const char *hostname)
 {
+	int		 rsa = EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA;
 	X509		*x;
 	X509_NAME	*name;
 	char		 san[300];
@@ -340,7 +371,9 @@ make_cert(EVP_PKEY *pk, const char *hostname)
 	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, name) != 1 ||
 	    add_ext(x, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
-	    add_ext(x, NID_key_usage, "critical,digitalSignature") == -1 ||
+	    add_ext(x, NID_key_usage, rsa ?
+	    "critical,digitalSignature,keyEncipherment" :
+	    "critical,digitalSignature") == -1 ||
 	    add_ext(x, NID_ext_key_usage, "serverAuth,clientAuth") == -1 ||
 	    add_ext(x, NID_subject_key_identifier, "hash") == -1 ||
 	    add_ext(x, NID_subject_alt_name, san) == -1 ||
@@ -397,6 +430,13 @@ int
 tls_selfsigned_ensure(const char *cert, const char *key,
     const char *hostname, char *err, size_t errlen)
 {
+	return selfsigned_ensure(cert, key, hostname, 0, err, errlen);
+}
+
+static int
+selfsigned_ensure(const char *cert, const char *key, const char *hostname,
+    int rsa, char *err, size_t errlen)
+{
 	EVP_PKEY	*pk = NULL;
 	X509		*x = NULL;
 	int		 rc = -1;
@@ -404,7 +444,7 @@ tls_selfsigned_ensure(const char *cert, const char *key,
 
 	if (access(cert, R_OK) == 0 && access(key, R_OK) == 0)
 		return 0;
-	if ((pk = make_key()) == NULL || (x = make_cert(pk, hostname)) ==
+	if ((pk = make_key(rsa)) == NULL || (x = make_cert(pk, hostname)) ==
 	    NULL) {
 		(void)snprintf(err, errlen, "self-signed certificate: %s",
 		    tls_error_string(e, sizeof(e)));
