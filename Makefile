@@ -119,6 +119,46 @@ tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 tests/unit/test_sendmail_args: tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
+# Fuzzing: libFuzzer targets, built from the sources with clang into
+# tests/fuzz/bin/ (never mixed with the objects above).  "make fuzz" runs
+# each for FUZZ_SECONDS; "fuzz-short" is the quick run for make check.
+FUZZ_CC?=	clang
+FUZZ_SECONDS?=	60
+FUZZ_SHORT_SECONDS?=	10
+FUZZ_FLAGS=	-g -O1 -fno-omit-frame-pointer \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_BASE=	mta/log.c mta/util.c mta/compat.c
+FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
+		tests/fuzz/bin/fuzz_qrecord tests/fuzz/bin/fuzz_config \
+		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases
+
+fuzz-build: $(FUZZ_BINS)
+
+tests/fuzz/bin/fuzz_smtp_cmd: tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_smtp_data: tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_qrecord: tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_mta_sts: tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_aliases: tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(DB_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-short: $(FUZZ_BINS)
+	sh tests/fuzz/run.sh $(FUZZ_SHORT_SECONDS) $(FUZZ_BINS)
+
 deps:
 	@sh tests/deps.sh
 
@@ -143,6 +183,6 @@ install: all
 
 clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
-	rm -rf run tests/integration/__pycache__
+	rm -rf run tests/integration/__pycache__ tests/fuzz/bin
 
-.PHONY: all unit deps run check bench install clean
+.PHONY: all unit deps run check bench install clean fuzz fuzz-short fuzz-build
