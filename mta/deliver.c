@@ -28,6 +28,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "dns.h"
+#include "local.h"
 #include "log.h"
 #include "mx.h"
 #include "outcome.h"
@@ -58,6 +59,7 @@ struct dmsg {
 	struct qrcpt	*rcpts;
 	struct dres	*res;
 	size_t		 nrcpt;
+	int		 recorded;	/* its queue_update is done */
 };
 
 struct djob {
@@ -273,6 +275,8 @@ tls_decide(struct djob *dj, const struct mx_route *rt,
 	return 0;
 }
 
+static void	record_msg(struct djob *, struct dmsg *);
+
 /* ---- sending ------------------------------------------------------------ */
 
 static void
@@ -344,13 +348,38 @@ send_msg(struct djob *dj, struct dmsg *dm, struct smtp_client *c,
 }
 
 static int
-send_all(struct djob *dj, struct smtp_client *c, const struct mx_host *h)
+msg_pending(const struct dmsg *dm)
 {
 	size_t	 i;
 
-	for (i = 0; i < dj->nm; i++)
-		if (send_msg(dj, &dj->m[i], c, h) == -1)
+	for (i = 0; i < dm->nrcpt; i++)
+		if (dm->res[i].pending)
+			return 1;
+	return 0;
+}
+
+/*
+ * Each message is recorded as soon as all its recipients are answered,
+ * not at the end of the batch: the window between a remote 250 and our
+ * commit, where a crash means a duplicate, stays one message wide.
+ */
+static int
+send_all(struct djob *dj, struct smtp_client *c, const struct mx_host *h)
+{
+	struct dmsg	*dm;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < dj->nm; i++) {
+		dm = &dj->m[i];
+		if (!msg_pending(dm))
+			continue;
+		rc = send_msg(dj, dm, c, h);
+		if (!msg_pending(dm))
+			record_msg(dj, dm);
+		if (rc == -1)
 			return -1;
+	}
 	return 0;
 }
 
@@ -623,8 +652,9 @@ record_msg(struct djob *dj, struct dmsg *dm)
 	size_t			 i;
 	int			 have_dsn, rc;
 
-	if (dm->nrcpt == 0)
+	if (dm->nrcpt == 0 || dm->recorded)
 		return;
+	dm->recorded = 1;
 	memset(&rec, 0, sizeof(rec));
 	rec.u = xcalloc(dm->nrcpt, sizeof(*rec.u));
 	rec.failed = xcalloc(dm->nrcpt, sizeof(*rec.failed));
@@ -657,22 +687,26 @@ record_msg(struct djob *dj, struct dmsg *dm)
 
 /* ---- the worker ------------------------------------------------------------ */
 
-/*
- * No local delivery agent exists yet: mail for a local domain stays
- * queued with a reason that says so, and expires like any other
- * deferral.  A local agent (aliases, mbox) plugs in here.
- */
+/* Local domains: each recipient through the local server (local.h). */
 static void
 deliver_local(struct djob *dj)
 {
-	struct outcome	 o;
+	struct dmsg	*dm;
+	size_t		 i, j;
 
-	outcome_set(&o, OUTCOME_DEFER, "4.3.0",
-	    "local delivery to %s is not available in this postern; "
-	    "mail stays queued", dj->job->dest);
-	log_warnx("%s: local domain: no local delivery agent, deferring",
-	    dj->job->dest);
-	settle_pending(dj, &o);
+	for (i = 0; i < dj->nm; i++) {
+		dm = &dj->m[i];
+		for (j = 0; j < dm->nrcpt; j++) {
+			if (!dm->res[j].pending)
+				continue;
+			local_deliver(dj->conf, &dm->msg, dm->rcpts[j].addr,
+			    dm->body, dm->bodylen, &dm->res[j].out);
+			dm->res[j].pending = 0;
+			dm->res[j].remote[0] = '\0';
+			(void)strlcpy(dm->res[j].relay, "local",
+			    sizeof(dm->res[j].relay));
+		}
+	}
 }
 
 static void

@@ -23,7 +23,9 @@
 
 #include "compat.h"
 #include "config.h"
+#include "local.h"
 #include "log.h"
+#include "maildrop.h"
 #include "master.h"
 #include "privsep.h"
 #include "queue.h"
@@ -52,6 +54,8 @@ struct master {
 	size_t			 nkids;
 	pid_t			 runner;
 	int64_t			 runner_restart;	/* mono ms, 0: none */
+	pid_t			 pickup;	/* maildrop.h */
+	int64_t			 pickup_restart;
 	int			 wake[2];
 	struct queue		*q;
 	struct server_ctx	 sctx;
@@ -222,6 +226,26 @@ start_runner(struct master *m)
 }
 
 static void
+start_pickup(struct master *m)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork pickup");
+		m->pickup_restart = mono_msec() + 1000;
+		return;
+	}
+	if (pid == 0) {
+		child_setup(m);
+		(void)close(m->wake[0]);
+		log_setident("postern/pickup");
+		pickup_main(m->conf, m->wake[1]);
+	}
+	m->pickup = pid;
+	kid_add(m, pid, NULL);
+}
+
+static void
 refuse(int fd, const struct config *conf, const char *why)
 {
 	char	 line[512];
@@ -307,6 +331,10 @@ reap(struct master *m)
 			m->runner = 0;
 			m->runner_restart = mono_msec() + 1000;
 		}
+		if (pid == m->pickup) {
+			m->pickup = 0;
+			m->pickup_restart = mono_msec() + 1000;
+		}
 	}
 }
 
@@ -365,13 +393,15 @@ master_loop(struct master *m)
 	for (;;) {
 		if (m->runner == 0 && mono_msec() >= m->runner_restart)
 			start_runner(m);
+		if (m->pickup == 0 && mono_msec() >= m->pickup_restart)
+			start_pickup(m);
 		for (i = 0; i < m->nsocks; i++) {
 			pfd[i].fd = m->socks[i].fd;
 			pfd[i].events = POLLIN;
 		}
 		pfd[m->nsocks].fd = sigpipe_fd[0];
 		pfd[m->nsocks].events = POLLIN;
-		timeout = m->runner == 0 ? 200 : -1;
+		timeout = m->runner == 0 || m->pickup == 0 ? 200 : -1;
 		if (poll(pfd, m->nsocks + 1, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -430,8 +460,14 @@ master_main(struct config *conf, int foreground)
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
 	tls_init();
+	/* Local delivery keeps root in its own small process (local.h),
+	 * forked before any listener exists. */
+	if (local_server_start(conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	bind_listeners(&m);
 	if (privsep_spool(conf->spool_dir, conf->user, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (maildrop_setup(conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	if ((m.sctx.tls = tls_server_ctx(conf, err, sizeof(err))) == NULL)
 		fatalx("TLS: %s", err);
