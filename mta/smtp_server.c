@@ -667,9 +667,16 @@ static int
 early_talker(struct session *s)
 {
 	int	 ms = s->trusted ? 0 : (int)(s->conf->greet_delay * 1000);
+	char	 c;
 
 	if (netio_wait_readable(s->nio, ms) != 1)
 		return 0;
+	/* Readable may also mean closed (a port probe): leave quietly. */
+	if (netio_ssl(s->nio) == NULL && netio_pending(s->nio) == 0 &&
+	    recv(netio_fd(s->nio), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+		s->gone = 1;
+		return 1;
+	}
 	log_info("[%s] talked before the greeting", s->ip);
 	reply(s, "554 5.5.1 %s Error: data sent before greeting",
 	    s->conf->hostname);
@@ -722,6 +729,10 @@ linger(struct session *s)
 	int64_t		 end = mono_msec() + LINGER_MS;
 	enum netio_line	 r;
 
+	/* Under TLS the close_notify goes first: a peer may count a TLS
+	 * stream that just stops as truncated (RFC 8446 §6.1). */
+	if (netio_ssl(s->nio) != NULL)
+		(void)SSL_shutdown(netio_ssl(s->nio));
 	if (shutdown(netio_fd(s->nio), SHUT_WR) == -1)
 		return;
 	while (mono_msec() < end) {
