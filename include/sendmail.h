@@ -84,5 +84,9 @@ const char *sm_prepare(const char *msg, size_t len,
 
 /* Runs the command.  argv[0] names it; returns the exit status. */
 int	sendmail_main(int argc, char **argv);
+/* 1 if a program name (no directory) is one of sendmail's. */
+int	sendmail_name(const char *);
+/* Gives up a setgid group for good (every mode but submission). */
+void	sendmail_drop_setgid(void);
 
 #endif

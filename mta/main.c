@@ -13,6 +13,7 @@
 #include "control.h"
 #include "log.h"
 #include "master.h"
+#include "sendmail.h"
 #include "policy_cmd.h"
 
 static void
@@ -58,6 +59,11 @@ main(int argc, char *argv[])
 	char		 err[1024], cwd[PATH_MAX];
 	int		 ch, dev = 0, check = 0, fg = 0, verbose = 0;
 
+	/* sendmail(8) and friends by name; everything else drops a
+	 * setgid group at once (sendmail.h). */
+	if (sendmail_name(progname(argv[0])))
+		return sendmail_main(argc, argv);
+	sendmail_drop_setgid();
 	if (strcmp(progname(argv[0]), "mailq") == 0)
 		argv[0] = "queue";
 	else {
