@@ -44,6 +44,8 @@
 #define DATA_READ_MAX		(64 * 1024)
 /* A reply line we build: RFC 5321 §4.5.3.1.5 allows 512 with CR LF. */
 #define REPLY_MAX		512
+/* Replies held back for a pipelining client, at most. */
+#define OUT_MAX			(64 * 1024)
 /* How long a closing session drains input so its last reply arrives. */
 #define LINGER_MS		1000
 
@@ -139,11 +141,12 @@ flush_now(struct session *s)
 }
 
 /* RFC 2920 §3.2: answer a pipelined batch in one write, so flush only
- * when nothing more is buffered, before we would block reading. */
+ * when nothing more is buffered, before we would block reading; or when
+ * replies pile up for a client that sends without reading. */
 static int
 flush_idle(struct session *s)
 {
-	if (netio_pending(s->nio) > 0)
+	if (netio_pending(s->nio) > 0 && netio_outlen(s->nio) < OUT_MAX)
 		return 0;
 	return flush_now(s);
 }
