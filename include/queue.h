@@ -71,7 +71,9 @@ struct qrcpt {
 
 /* A message to add: envelope, recipients, body (CRLF lines, unstuffed). */
 struct qnew {
-	struct qmsg	*msg;	/* qid, nrcpt filled in by the queue */
+	struct qmsg	*msg;	/* qid, nrcpt filled in by the queue; a
+				 * non-empty msg->qid is used when free (the
+				 * Received header names it), else a new one */
 	struct qrcpt	*rcpts;	/* qid, idx filled in by the queue */
 	size_t		 nrcpt;
 	const char	*body;
