@@ -116,11 +116,18 @@ utf8_seq(const unsigned char *p, size_t len)
 	return n;
 }
 
+/* Letters and digits of US-ASCII only, whatever the locale says. */
+static int
+ascii_alnum(unsigned char c)
+{
+	return c < 0x80 && isalnum(c);
+}
+
 /* atext, RFC 5322 §3.2.3 */
 static int
 is_atext(unsigned char c)
 {
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
+	return ascii_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
 }
 
 /* qtextSMTP, RFC 5321 §4.1.2: %d32-33 / %d35-91 / %d93-126 */
@@ -184,7 +191,7 @@ scan_utf8(struct scan *s)
 static int
 scan_letdig(struct scan *s)
 {
-	if (s->i < s->len && isalnum(s->p[s->i])) {
+	if (s->i < s->len && ascii_alnum(s->p[s->i])) {
 		s->i++;
 		return 1;
 	}
@@ -439,9 +446,9 @@ param_next(const char **p, size_t *len, struct param *pm)
 	memset(pm, 0, sizeof(*pm));
 	pm->key = s + i;
 	/* esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") */
-	if (!isalnum((unsigned char)s[i]))
+	if (!ascii_alnum((unsigned char)s[i]))
 		return -1;
-	while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-'))
+	while (i < n && (ascii_alnum((unsigned char)s[i]) || s[i] == '-'))
 		i++;
 	pm->keylen = (size_t)(s + i - pm->key);
 	if (i < n && s[i] == '=') {
