@@ -35,8 +35,11 @@ struct qmsg;
 #define LOCAL_LOCK_TRIES	60	/* seconds waiting for a mailbox lock */
 #define LOCAL_STALE_LOCK	300	/* a dotlock older than this is stale */
 
-/* Master, as root, before the drop.  0, or -1 with a reason. */
-int	local_server_start(const struct config *, char *err, size_t errlen);
+/* Master, as root, before the listeners and the drop.  Outside the
+ * foreground the server lets go of the terminal (stdin, stdout and
+ * stderr become /dev/null).  0, or -1 with a reason. */
+int	local_server_start(const struct config *, int foreground, char *err,
+	    size_t errlen);
 
 /* Deliver worker: one recipient (an address in a local domain).  Fills
  * o with SENT, DEFER or BOUNCE.  Remote addresses an alias or .forward

@@ -861,9 +861,10 @@ server_loop(const struct config *conf, int sock)
 }
 
 int
-local_server_start(const struct config *conf, char *err, size_t errlen)
+local_server_start(const struct config *conf, int foreground, char *err,
+    size_t errlen)
 {
-	int	 sv[2];
+	int	 sv[2], nul;
 	pid_t	 pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == -1) {
@@ -880,6 +881,13 @@ local_server_start(const struct config *conf, char *err, size_t errlen)
 	if (pid == 0) {
 		(void)close(sv[0]);
 		(void)setsid();	/* no signals from the terminal */
+		if (!foreground && (nul = open("/dev/null", O_RDWR)) != -1) {
+			(void)dup2(nul, 0);
+			(void)dup2(nul, 1);
+			(void)dup2(nul, 2);
+			if (nul > 2)
+				(void)close(nul);
+		}
 		server_loop(conf, sv[1]);
 	}
 	(void)close(sv[1]);

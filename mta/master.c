@@ -462,7 +462,7 @@ master_main(struct config *conf, int foreground)
 	tls_init();
 	/* Local delivery keeps root in its own small process (local.h),
 	 * forked before any listener exists. */
-	if (local_server_start(conf, err, sizeof(err)) == -1)
+	if (local_server_start(conf, foreground, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	bind_listeners(&m);
 	if (privsep_spool(conf->spool_dir, conf->user, err, sizeof(err)) == -1)
