@@ -27,7 +27,8 @@ except ImportError:
     dnsnet = None
 
 # 127.0.53.0/24 is the test DNS's; the blocks start well clear of it.
-_blocks = itertools.count(60)
+# POSTERN_TEST_BLOCK: first block, for two runs sharing a host.
+_blocks = itertools.count(int(os.environ.get("POSTERN_TEST_BLOCK", "60")))
 
 
 def pytest_configure(config):
@@ -74,7 +75,10 @@ def dns(tmp_path_factory):
     if dnsnet is None:
         yield None
         return
-    d = dnsnet.DnsNet(str(tmp_path_factory.mktemp("dns")))
+    # POSTERN_TEST_DNS_ADDR: another address when two runs share a host.
+    d = dnsnet.DnsNet(str(tmp_path_factory.mktemp("dns")),
+                      addr=os.environ.get("POSTERN_TEST_DNS_ADDR",
+                                          "127.0.53.1"))
     # Every test's domains live under "example.", a signed zone of its own.
     d.add_zone("example")
     d.start()

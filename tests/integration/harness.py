@@ -156,6 +156,7 @@ class Postern:
         if port_open(self.addr, self.port, timeout=0.2):
             raise PosternError("%s:%d already in use" % (self.addr, self.port))
         self._out = open(self.out_path, "ab")
+        mark = self.mark()
         self.proc = subprocess.Popen(
             [self.binary, "-d", "-c", self.conf_path],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._out,
@@ -167,7 +168,10 @@ class Postern:
                 raise PosternError(
                     "postern exited with %s at start\n%s" %
                     (self.proc.returncode, self.diagnostics()))
-            if port_open(self.addr, self.port, timeout=0.2):
+            # Listeners are bound before queue recovery: ready is when
+            # the master says it started.
+            if (self.grep_log(r"postern started", since=mark) and
+                    port_open(self.addr, self.port, timeout=0.2)):
                 return self
             time.sleep(0.05)
         self.stop()

@@ -75,7 +75,8 @@ class Message:
                  data, tls, conn_id):
         self.peer = peer              # (ip, port) of the client
         self.helo = helo
-        self.mail_from = mail_from
+        # aiosmtpd keeps the null reverse-path as "<>"; "" here.
+        self.mail_from = "" if mail_from == "<>" else mail_from
         self.mail_options = mail_options
         self.rcpt_tos = list(rcpt_tos)
         self.data = data              # bytes, dot-unstuffed, CRLF lines
