@@ -16,6 +16,14 @@
 #include "sendmail.h"
 #include "policy_cmd.h"
 
+/* Options end at the command ("policy d --probe"): glibc's getopt would
+ * otherwise permute the command's own options in front of it. */
+#ifdef __GLIBC__
+#define OPTSTRING	"+c:dDnv"
+#else
+#define OPTSTRING	"c:dDnv"
+#endif
+
 static void
 usage(void)
 {
@@ -67,7 +75,7 @@ main(int argc, char *argv[])
 	if (strcmp(progname(argv[0]), "mailq") == 0)
 		argv[0] = "queue";
 	else {
-		while ((ch = getopt(argc, argv, "c:dDnv")) != -1) {
+		while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
 			switch (ch) {
 			case 'c':
 				path = optarg;

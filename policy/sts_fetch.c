@@ -140,6 +140,11 @@ sts_ssl(const char *host, const struct sts_opts *o, char *why, size_t whylen)
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		goto fail;
 	(void)SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* Many servers close without close_notify; a cut body is caught
+	 * by Content-Length or the policy parser instead. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	if (o->cafile != NULL && *o->cafile != '\0') {
 		if (SSL_CTX_load_verify_locations(ctx, o->cafile, NULL) != 1)
 			goto fail;

@@ -1,0 +1,412 @@
+"""The enforced TLS policy: levels none, may, encrypt, verify, dane and
+mta-sts, decided per MX host in the order local table -> DANE (secure
+TLSA) -> MTA-STS enforce -> may (docs/tls-policy.md).
+
+Inputs are declared per scenario: zone data in the signed test DNS
+(dnsnet.py), an MTA-STS policy served over HTTPS by a test CA
+(tlsnet.PolicyServer), and receiving peers (tlsnet.TlsPeer) that offer a
+good certificate, a self-signed one, one for the wrong name, no STARTTLS,
+a hidden STARTTLS (stripping) or a failing handshake.  Each scenario
+checks what the peer received and over which TLS, what postern logged
+(tls=, auth=, status=) and, at the peer, that no MAIL command ever came
+in clear where the policy forbids it.
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from harness import make_message, qid_from_reply
+from tlsnet import PolicyServer, TestCA, TlsPeer
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/usr/sbin/nsd") and not os.path.exists("/usr/bin/nsd"),
+    reason="nsd is needed for the signed test DNS")
+
+DELIVER_TIMEOUT = 40
+
+
+class Scenario:
+    """One destination domain of a test, with its peers and policy."""
+
+    def __init__(self, env, n=0):
+        if env.dns is None:
+            pytest.skip("no signed test DNS")
+        self.env = env
+        self.n = n
+        self.pki = TestCA(str(env.dir("pki")))
+        self.domain = env.block.domain(n)
+        self.peers = []
+        self.names = []
+
+    def mx_name(self, i):
+        return "mx%d.%s" % (i, self.domain)
+
+    def peer(self, i, kind):
+        """kind: good, selfsigned, wrongname, nostarttls, hide, nocipher."""
+        name = self.mx_name(i)
+        tls, mode = None, "ok"
+        if kind in ("good", "hide", "nocipher"):
+            cert, key, chain = self.pki.issue(name)
+            tls = (chain, key)
+            mode = {"hide": "hide", "nocipher": "nocipher"}.get(kind, "ok")
+        elif kind == "selfsigned":
+            tls = self.env.cert(name)
+        elif kind == "wrongname":
+            cert, key, chain = self.pki.issue("wrong." + self.domain)
+            tls = (chain, key)
+        elif kind != "nostarttls":
+            raise ValueError(kind)
+        m = TlsPeer(self.env.block.mx(10 * self.n + i), tls=tls,
+                    tls_mode=mode)
+        m.start()
+        self.env.on_stop(m.stop)
+        # aiosmtpd's controller connects once to itself when starting.
+        m.base_connections = m.connections
+        m.cert = tls[0] if tls else None
+        self.peers.append(m)
+        self.names.append(name)
+        return m
+
+    def publish(self):
+        """MX records (preference order of the peers) in the signed zone."""
+        self.env.route([m.host for m in self.peers], n=self.n,
+                       mx_names=self.names)
+
+    def tlsa(self, i, usage, data):
+        self.env.dns.add_records(["_25._tcp.%s. 300 IN TLSA %d 1 1 %s"
+                                  % (self.mx_name(i), usage, data)])
+
+    def sts(self, mode, mx_patterns, policy_id="1"):
+        addr = "127.0.%d.%d" % (self.env.block.k, 50 + self.n)
+        body = "version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
+            mode, "".join("mx: %s\r\n" % p for p in mx_patterns))
+        srv = PolicyServer(addr, self.pki, self.domain, body).start()
+        self.env.on_stop(srv.stop)
+        self.env.dns.add_records([
+            '_mta-sts.%s. 300 IN TXT "v=STSv1; id=%s"' % (self.domain,
+                                                         policy_id),
+            "mta-sts.%s. 300 IN A %s" % (self.domain, addr)])
+        return srv
+
+    def conf(self, table=None):
+        c = {"smtp_tls_ca_file": self.pki.ca_cert,
+             "sts_ca_file": self.pki.ca_cert, "sts_timeout": 5,
+             "retry_min": 300, "retry_max": 600}
+        if table is not None:
+            path = os.path.join(str(self.env.dir("pki")), "tls_policy")
+            with open(path, "w") as f:
+                f.write(table)
+            c["tls_policy_file"] = path
+        return c
+
+
+def send(p, rcpt):
+    code, text = p.send("s@client.test", [rcpt], make_message("tls policy"))
+    assert code == 250, text
+    return qid_from_reply(text)
+
+
+def delivered(p, peer, qid, rcpt, auth):
+    """The peer got the message over TLS; postern logged auth=."""
+    msgs = peer.wait_for(1, DELIVER_TIMEOUT)
+    assert len(msgs) == 1, p.diagnostics()
+    assert msgs[0].tls is not None, "delivered in clear"
+    line = p.wait_log(r"%s: to=<%s> .*status=sent" % (qid, re.escape(rcpt)),
+                      timeout=DELIVER_TIMEOUT)[0].string
+    assert re.search(r"tls=TLSv1\.[23]/\S+ auth=%s " % auth, line), line
+    assert peer.clear_mail_cmds() == [], "MAIL FROM sent in clear"
+    return line
+
+
+def deferred(p, qid, rcpt, reason, *peers):
+    """Deferred with reason; no peer saw MAIL in clear or got the mail."""
+    line = p.wait_log(r"%s: to=<%s> .*status=deferred" % (
+        qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT)[0].string
+    assert re.search(reason, line), line
+    for peer in peers:
+        assert peer.count() == 0, peer.messages
+        assert peer.clear_mail_cmds() == [], "MAIL FROM sent in clear"
+    return line
+
+
+# -- DANE (RFC 7672) ------------------------------------------------------
+
+@pytest.mark.parametrize("usage", [3, 2])
+def test_dane_matching_tlsa(env, usage):
+    """Secure zone, TLSA 3 1 1 (leaf key) or 2 1 1 (test CA key):
+    delivered over TLS, authenticated by DANE."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    data = s.pki.spki_sha256(m.cert if usage == 3 else s.pki.ca_cert)
+    s.tlsa(0, usage, data)
+    p = env.postern(s.conf())
+    rcpt = "dane%d@%s" % (usage, s.domain)
+    delivered(p, m, send(p, rcpt), rcpt, "dane")
+
+
+def test_dane_ee_ignores_name_and_ca(env):
+    """DANE-EE(3): a self-signed certificate for another name matches by
+    its key alone (RFC 7672 §3.1.1)."""
+    s = Scenario(env)
+    m = s.peer(0, "wrongname")
+    s.publish()
+    s.tlsa(0, 3, s.pki.spki_sha256(m.cert.replace(".chain", ".crt")))
+    p = env.postern(s.conf())
+    rcpt = "ee@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "dane")
+
+
+def test_dane_non_matching_tlsa_defers(env):
+    """Secure TLSA that matches nothing: deferred, nothing in clear."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    s.tlsa(0, 3, "00" * 32)
+    p = env.postern(s.conf())
+    rcpt = "nomatch@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"not verified", m)
+
+
+def test_dane_no_starttls_defers(env):
+    """Usable TLSA and a peer without STARTTLS: deferred (no downgrade)."""
+    s = Scenario(env)
+    m = s.peer(0, "nostarttls")
+    s.publish()
+    s.tlsa(0, 3, "ab" * 32)
+    p = env.postern(s.conf())
+    rcpt = "dane-clear@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"does not offer STARTTLS", m)
+
+
+def test_dane_failed_host_next_mx(env):
+    """The first MX fails DANE, the second (own TLSA) is used."""
+    s = Scenario(env)
+    bad = s.peer(0, "good")
+    good = s.peer(1, "good")
+    s.publish()
+    s.tlsa(0, 3, "00" * 32)
+    s.tlsa(1, 3, s.pki.spki_sha256(good.cert.replace(".chain", ".crt")))
+    p = env.postern(s.conf())
+    rcpt = "next@" + s.domain
+    line = delivered(p, good, send(p, rcpt), rcpt, "dane")
+    assert s.mx_name(1) in line, line
+    assert bad.count() == 0 and bad.clear_mail_cmds() == []
+
+
+def test_bogus_zone_defers(env):
+    """A zone whose signatures do not validate: deferred, no connection."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    env.dns.add_zone(s.domain, ["@ 300 IN MX 10 mx0", "mx0 300 IN A %s"
+                                % m.host], mode="bogus")
+    p = env.postern(s.conf())
+    rcpt = "bogus@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"DNSSEC", m)
+    assert m.connections == m.base_connections
+
+
+def test_insecure_zone_ignores_tlsa(env):
+    """Unsigned zone: its TLSA records are not DANE; opportunistic TLS."""
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    env.dns.add_zone(s.domain, [
+        "@ 300 IN MX 10 mx0", "mx0 300 IN A %s" % m.host,
+        "_25._tcp.mx0 300 IN TLSA 3 1 1 %s" % ("00" * 32)], mode="unsigned")
+    p = env.postern(s.conf())
+    rcpt = "insecure@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "untrusted")
+
+
+# -- MTA-STS (RFC 8461) ---------------------------------------------------
+
+def test_mta_sts_enforce_good(env):
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    srv = s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    rcpt = "sts@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "mta-sts")
+    assert srv.requests and srv.requests[0][1] == "mta-sts." + s.domain
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("selfsigned", r"not verified"),
+    ("wrongname", r"not verified"),
+    ("nostarttls", r"does not offer STARTTLS"),
+    ("hide", r"does not offer STARTTLS"),
+    ("nocipher", r"handshake"),
+])
+def test_mta_sts_enforce_refuses(env, kind, reason):
+    """Under enforce every failure defers; nothing goes out in clear."""
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    s.publish()
+    s.sts("enforce", ["*." + s.domain])
+    p = env.postern(s.conf())
+    rcpt = "sts-%s@%s" % (kind, s.domain)
+    deferred(p, send(p, rcpt), rcpt, reason, m)
+
+
+def test_mta_sts_enforce_mx_not_matching(env):
+    """Only MX hosts the policy lists are used: mx0 is skipped."""
+    s = Scenario(env)
+    outside = s.peer(0, "good")
+    inside = s.peer(1, "good")
+    s.publish()
+    s.sts("enforce", [s.mx_name(1)])
+    p = env.postern(s.conf())
+    rcpt = "stsmx@" + s.domain
+    delivered(p, inside, send(p, rcpt), rcpt, "mta-sts")
+    assert outside.connections == outside.base_connections
+    assert p.grep_log(r"not using %s: MX host .* does not match" %
+                      re.escape(s.mx_name(0)))
+
+
+def test_mta_sts_enforce_only_unlisted_mx_defers(env):
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    s.sts("enforce", ["mx.elsewhere.example"])
+    p = env.postern(s.conf())
+    rcpt = "stsnone@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"does not match the MTA-STS", m)
+    assert m.connections == m.base_connections
+
+
+def test_mta_sts_testing_delivers_and_reports(env):
+    """testing: delivered as may (self-signed accepted), the failure that
+    enforce would refuse is logged."""
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    s.sts("testing", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    rcpt = "ststest@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "untrusted")
+    assert p.grep_log(r"mta-sts testing: enforce would")
+
+
+def test_dane_takes_precedence_over_mta_sts(env):
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    s.tlsa(0, 3, s.pki.spki_sha256(m.cert))
+    s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    rcpt = "both@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "dane")
+
+
+# -- local table -----------------------------------------------------------
+
+@pytest.mark.parametrize("level,kind,outcome", [
+    ("verify", "good", "verify"),
+    ("verify", "selfsigned", r"not verified"),
+    ("verify", "wrongname", r"not verified"),
+    ("encrypt", "selfsigned", "untrusted"),
+    ("encrypt", "nostarttls", r"does not offer STARTTLS"),
+    ("encrypt", "hide", r"does not offer STARTTLS"),
+    ("encrypt", "nocipher", r"handshake"),
+])
+def test_table_levels(env, level, kind, outcome):
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    s.publish()
+    p = env.postern(s.conf("%s %s\n" % (s.domain, level)))
+    rcpt = "table-%s-%s@%s" % (level, kind, s.domain)
+    qid = send(p, rcpt)
+    if outcome in ("verify", "untrusted"):
+        delivered(p, m, qid, rcpt, outcome)
+    else:
+        deferred(p, qid, rcpt, outcome, m)
+
+
+def test_table_none_sends_in_clear(env):
+    """none: never STARTTLS, even when offered (and a table entry beats
+    an MTA-STS policy)."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf("%s none\n" % s.domain))
+    rcpt = "none@" + s.domain
+    send(p, rcpt)
+    msgs = m.wait_for(1, DELIVER_TIMEOUT)
+    assert len(msgs) == 1 and msgs[0].tls is None, p.diagnostics()
+
+
+def test_table_bad_line_keeps_previous(env):
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    p = env.postern(s.conf("%s verify\n" % s.domain))
+    with open(p.conf["tls_policy_file"], "w") as f:
+        f.write("%s maybe\n" % s.domain)
+    mark = p.mark()
+    for pid in p.all_pids():
+        try:
+            os.kill(pid, 1) if pid == p.pid else None
+        except ProcessLookupError:
+            pass
+    p.wait_log(r"tls_policy:1: unknown TLS level.*keeping the previous",
+               since=mark)
+    rcpt = "keep@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"not verified", m)
+
+
+# -- may ---------------------------------------------------------------------
+
+def test_may_handshake_failure_retries_in_clear(env):
+    s = Scenario(env)
+    m = s.peer(0, "nocipher")
+    s.publish()
+    p = env.postern(s.conf())
+    rcpt = "may@" + s.domain
+    send(p, rcpt)
+    msgs = m.wait_for(1, DELIVER_TIMEOUT)
+    assert len(msgs) == 1 and msgs[0].tls is None, p.diagnostics()
+
+
+# -- postern policy ------------------------------------------------------------
+
+def run_policy(p, domain, *args):
+    r = subprocess.run([p.binary, "-c", p.conf_path, "policy", domain]
+                       + list(args), capture_output=True, timeout=60)
+    return r.returncode, r.stdout.decode() + r.stderr.decode()
+
+
+def test_policy_command_dane_probe(env):
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    s.tlsa(0, 3, s.pki.spki_sha256(m.cert.replace(".chain", ".crt")))
+    p = env.postern(s.conf())
+    rc, out = run_policy(p, s.domain, "--probe")
+    assert rc == 0, out
+    assert "mx: secure" in out, out
+    assert re.search(r"mx 10 %s" % re.escape(s.mx_name(0)), out), out
+    assert re.search(r"TLSA _25\._tcp\.%s 3 1 1 [0-9a-f]+: usable" %
+                     re.escape(s.mx_name(0)), out), out
+    assert "level: dane" in out, out
+    assert re.search(r"probe %s: ok, tls=TLSv1\.\d/\S+ auth=dane" %
+                     re.escape(m.host), out), out
+    assert m.count() == 0 and m.clear_mail_cmds() == []
+
+
+def test_policy_command_sts_refused(env):
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    rc, out = run_policy(p, s.domain, "--probe")
+    assert rc == 1, out
+    assert "mta-sts: id=1 mode=enforce" in out, out
+    assert "level: mta-sts" in out, out
+    assert re.search(r"probe .*: deferred 4\.7\.5 .*not verified", out), out
+    assert "delivery: not allowed" in out
