@@ -180,7 +180,8 @@ install: all
 	install -m 0644 man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
 	install -m 0644 man/postern.conf.5 $(DESTDIR)$(MANDIR)/man5/postern.conf.5
 	if [ ! -f $(DESTDIR)$(SYSCONFDIR)/postern.conf ]; then install -m 0644 docs/postern.conf.sample $(DESTDIR)$(SYSCONFDIR)/postern.conf; fi
-	mkdir -p $(DESTDIR)$(SPOOLDIR)
+	mkdir -p $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(DBDIR) $(DESTDIR)$(PREFIX)/etc/rc.d
+	install -m 0555 rc.d/postern $(DESTDIR)$(PREFIX)/etc/rc.d/postern
 
 clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
