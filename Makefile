@@ -169,6 +169,27 @@ run: deps all
 check: deps all unit tests/net/dnsq
 	sh tests/run_unit.sh $(UNIT_TESTS)
 	POSTERN_BIN=$$(pwd)/postern $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	$(MAKE) fuzz-short
+	$(MAKE) check-sanitize
+
+# The same suites built with AddressSanitizer and UBSan, in a copy of the
+# tree so that the normal objects stay as they are.  The harness fails a
+# test when the daemon's stderr carries a sanitizer report.
+SAN_CFLAGS=	-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=undefined
+SAN_LDFLAGS=	-fsanitize=address,undefined
+SAN_ENV=	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+check-sanitize:
+	rm -rf .sanitize
+	mkdir .sanitize
+	cp -R Makefile include mta queue policy tests rc.d man docs .sanitize/
+	cd .sanitize && $(MAKE) clean >/dev/null && \
+	    $(MAKE) CFLAGS="$(SAN_CFLAGS)" LDFLAGS="$(SAN_LDFLAGS)" all unit tests/net/dnsq && \
+	    $(SAN_ENV) sh tests/run_unit.sh $(UNIT_TESTS) && \
+	    POSTERN_BIN=$$(pwd)/postern POSTERN_SANITIZED=1 $(SAN_ENV) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --postern ./postern
@@ -185,6 +206,6 @@ install: all
 
 clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
-	rm -rf run tests/integration/__pycache__ tests/fuzz/bin
+	rm -rf run .sanitize tests/integration/__pycache__ tests/fuzz/bin
 
-.PHONY: all unit deps run check bench install clean fuzz fuzz-short fuzz-build
+.PHONY: all unit deps run check check-sanitize bench install clean fuzz fuzz-short fuzz-build
