@@ -197,6 +197,39 @@ def test_dane_failed_host_next_mx(env):
     assert bad.count() == 0 and bad.clear_mail_cmds() == []
 
 
+@pytest.mark.parametrize("mode,outcome", [("bogus", r"TLSA lookup of .* is "
+                                                    r"bogus"),
+                                          ("unsigned", "untrusted")])
+def test_tlsa_zone_status(env, mode, outcome):
+    """Secure MX and addresses, but the TLSA RRset lives in a zone of its
+    own: bogus defers the host (RFC 7672 §2.2), insecure is not DANE."""
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    env.dns.add_zone("_25._tcp." + s.mx_name(0), [
+        "@ 300 IN TLSA 3 1 1 %s" % s.pki.spki_sha256(m.cert)], mode=mode)
+    p = env.postern(s.conf())
+    rcpt = "tlsa-%s@%s" % (mode, s.domain)
+    qid = send(p, rcpt)
+    if outcome == "untrusted":
+        delivered(p, m, qid, rcpt, outcome)
+    else:
+        deferred(p, qid, rcpt, outcome, m)
+        assert m.connections == m.base_connections
+
+
+def test_dane_ta_checks_names(env):
+    """DANE-TA(2): the chain matches the TLSA record but the certificate
+    names neither the TLSA base domain nor the MX host: deferred."""
+    s = Scenario(env)
+    m = s.peer(0, "wrongname")
+    s.publish()
+    s.tlsa(0, 2, s.pki.spki_sha256(s.pki.ca_cert))
+    p = env.postern(s.conf())
+    rcpt = "ta-name@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"not verified", m)
+
+
 def test_bogus_zone_defers(env):
     """A zone whose signatures do not validate: deferred, no connection."""
     s = Scenario(env)
@@ -289,6 +322,69 @@ def test_mta_sts_testing_delivers_and_reports(env):
     rcpt = "ststest@" + s.domain
     delivered(p, m, send(p, rcpt), rcpt, "untrusted")
     assert p.grep_log(r"mta-sts testing: enforce would")
+
+
+def set_sts_id(env, domain, new):
+    zone = env.dns.zone_for(domain)
+    zone.records = [r for r in zone.records
+                    if not r.startswith("_mta-sts.%s." % domain)]
+    env.dns.add_records(['_mta-sts.%s. 300 IN TXT "v=STSv1; id=%s"'
+                         % (domain, new)])
+
+
+def test_mta_sts_cache(env):
+    """The policy is cached (sts_cache); a new TXT id makes postern
+    fetch again; a failed fetch keeps the cached policy in force."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    s.publish()
+    srv = s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    rcpt = "cache1@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "mta-sts")
+    assert len(srv.requests) == 1
+    # New id, policy host down: the cached policy stays in force.
+    srv.stop()
+    set_sts_id(env, s.domain, "2")
+    rcpt = "cache2@" + s.domain
+    qid = send(p, rcpt)
+    p.wait_log(r"%s: to=<%s> .*auth=mta-sts .*status=sent" % (
+        qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT)
+    assert p.grep_log(r"mta-sts: %s: .*using the cached policy"
+                      % re.escape(s.domain))
+    # New id, host back with a policy listing another MX: enforced.
+    srv.policy = ("version: STSv1\nmode: enforce\nmx: other.example\n"
+                  "max_age: 86400\n")
+    srv.start()
+    set_sts_id(env, s.domain, "3")
+    rcpt = "cache3@" + s.domain
+    deferred(p, send(p, rcpt), rcpt, r"does not match the MTA-STS")
+    assert len(srv.requests) == 2
+    assert len(m.messages) == 2 and m.clear_mail_cmds() == []
+
+
+@pytest.mark.parametrize("trouble", ["redirect", "untrusted"])
+def test_mta_sts_bad_policy_host_is_no_policy(env, trouble):
+    """A redirect or an untrusted policy host: no policy (RFC 8461 §3.3),
+    so the self-signed peer gets the mail under may."""
+    s = Scenario(env)
+    m = s.peer(0, "selfsigned")
+    s.publish()
+    addr = "127.0.%d.%d" % (env.block.k, 50)
+    if trouble == "redirect":
+        srv = PolicyServer(addr, s.pki, s.domain, "x", status=301)
+    else:
+        srv = PolicyServer(addr, s.pki, s.domain, "x",
+                           cert=env.cert("mta-sts." + s.domain))
+    srv.start()
+    env.on_stop(srv.stop)
+    env.dns.add_records([
+        '_mta-sts.%s. 300 IN TXT "v=STSv1; id=1"' % s.domain,
+        "mta-sts.%s. 300 IN A %s" % (s.domain, addr)])
+    p = env.postern(s.conf())
+    rcpt = "badsts-%s@%s" % (trouble, s.domain)
+    delivered(p, m, send(p, rcpt), rcpt, "untrusted")
+    assert p.grep_log(r"mta-sts: %s: " % re.escape(s.domain))
 
 
 def test_dane_takes_precedence_over_mta_sts(env):
