@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define ALIAS_MAX_FILE	(64 * 1024 * 1024)
+#define ALIAS_MAX_STEPS	(10 * ALIAS_MAX_TARGETS)	/* items per expansion */
 
 /* -- parser -------------------------------------------------------- */
 
@@ -246,6 +247,7 @@ struct xp {
 	const char		*chain[ALIAS_MAX_DEPTH + 1];
 	int			 depth;
 	int			 temp;
+	size_t			 steps;	/* items expanded so far */
 };
 
 static const char *expand_name(struct xp *, const char *, const char *);
@@ -335,6 +337,11 @@ expand_item(struct xp *x, const char *item, size_t len, const char *self,
 	const char	*why;
 	int		 noexpand;
 
+	/* Duplicates are dropped only at the end, so a few short lines
+	 * that each name the next list many times would expand as the
+	 * product of their lengths: bound the work, not just the result. */
+	if (++x->steps > ALIAS_MAX_STEPS)
+		return "alias expansion too large";
 	if ((why = aliases_item(item, len, &kind, &value, &noexpand)) != NULL)
 		return why;
 	switch (kind) {
