@@ -120,7 +120,9 @@ main(int argc, char *argv[])
 	if (argc > 0 && strcmp(argv[0], "policy") == 0) {
 		log_init("postern", 1, NULL);
 		log_setverbose((int)conf.verbose);
-		return policy_cmd_main(&conf, argc, argv);
+		ch = policy_cmd_main(&conf, argc, argv);
+		config_free(&conf);
+		return ch;
 	}
 	if (argc > 0) {
 		log_init("postern", 1, NULL);

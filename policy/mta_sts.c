@@ -338,6 +338,8 @@ sts_http_parse(const char *resp, size_t len, char *body, size_t bodymax,
 	size_t			 vlen;
 
 	*bodylen = 0;
+	if (resp == NULL)
+		return "empty HTTP response";
 	if ((err = http_status(resp, len)) != NULL)
 		return err;
 	if ((hend = memmem(resp, len, "\r\n\r\n", 4)) != NULL)
