@@ -45,13 +45,14 @@ class Scenario:
         return "mx%d.%s" % (i, self.domain)
 
     def peer(self, i, kind):
-        """kind: good, selfsigned, wrongname, nostarttls, hide, nocipher."""
+        """kind: good, selfsigned, wrongname, nostarttls, hide, nocipher,
+        tls12."""
         name = self.mx_name(i)
         tls, mode = None, "ok"
-        if kind in ("good", "hide", "nocipher"):
+        if kind in ("good", "hide", "nocipher", "tls12"):
             cert, key, chain = self.pki.issue(name)
             tls = (chain, key)
-            mode = {"hide": "hide", "nocipher": "nocipher"}.get(kind, "ok")
+            mode = kind if kind != "good" else "ok"
         elif kind == "selfsigned":
             tls = self.env.cert(name)
         elif kind == "wrongname":
@@ -180,6 +181,26 @@ def test_dane_no_starttls_defers(env):
     p = env.postern(s.conf())
     rcpt = "dane-clear@" + s.domain
     deferred(p, send(p, rcpt), rcpt, r"does not offer STARTTLS", m)
+
+
+@pytest.mark.parametrize("kind,outcome", [
+    ("selfsigned", "untrusted"),
+    ("nostarttls", r"does not offer STARTTLS"),
+])
+def test_dane_unusable_tlsa_means_encrypt(env, kind, outcome):
+    """Secure TLSA, none usable (PKIX-EE 1 1 1): TLS is still required
+    but not authenticated (RFC 7672 §2.2)."""
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    s.publish()
+    s.tlsa(0, 1, "ab" * 32)
+    p = env.postern(s.conf())
+    rcpt = "unusable-%s@%s" % (kind, s.domain)
+    qid = send(p, rcpt)
+    if outcome == "untrusted":
+        delivered(p, m, qid, rcpt, outcome)
+    else:
+        deferred(p, qid, rcpt, outcome, m)
 
 
 def test_dane_failed_host_next_mx(env):
@@ -418,6 +439,28 @@ def test_table_levels(env, level, kind, outcome):
     qid = send(p, rcpt)
     if outcome in ("verify", "untrusted"):
         delivered(p, m, qid, rcpt, outcome)
+    else:
+        deferred(p, qid, rcpt, outcome, m)
+
+
+@pytest.mark.parametrize("line,kind,outcome", [
+    ("verify match=wrong.{d}", "wrongname", "verify"),
+    ("verify match=other.{d}", "wrongname", r"not verified"),
+    ("encrypt protocols=>=TLSv1.3", "tls12", r"handshake"),
+    ("encrypt protocols=>=TLSv1.3", "good", "untrusted"),
+])
+def test_table_options(env, line, kind, outcome):
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    s.publish()
+    p = env.postern(s.conf("%s %s\n" % (s.domain,
+                                        line.format(d=s.domain))))
+    rcpt = "opt-%s@%s" % (kind, s.domain)
+    qid = send(p, rcpt)
+    if outcome in ("verify", "untrusted"):
+        line = delivered(p, m, qid, rcpt, outcome)
+        if "TLSv1.3" in line:
+            assert "tls=TLSv1.3/" in line, line
     else:
         deferred(p, qid, rcpt, outcome, m)
 

@@ -183,11 +183,20 @@ class TlsPeer(RecordingMX):
     per MAIL, None when it came in clear, else (version, cipher)).
 
     tls_mode: as RecordingMX, plus "hide" (STARTTLS works but is not
-    advertised: what a client sees behind a stripping attacker)."""
+    advertised: what a client sees behind a stripping attacker) and
+    "tls12" (TLS 1.2 at most)."""
 
     def __init__(self, host, port=25, **kw):
         super().__init__(host, port, **kw)
         self.mail_cmds = []
+
+    def _ssl_context(self):
+        if self.tls_mode != "tls12":
+            return super()._ssl_context()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*self.tls)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
 
     def clear_mail_cmds(self):
         with self.lock:
