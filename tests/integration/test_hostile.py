@@ -590,3 +590,60 @@ def test_tls_garbage_handshake(env):
         t.close()
     finally:
         s.close()
+
+
+# -- privilege separation --------------------------------------------------
+
+def _uids(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except OSError:
+        pass
+    return None
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def test_network_readers_run_unprivileged(env):
+    """With user = nobody, the master and the session child that reads a
+    client's bytes have real, effective and saved uid of nobody (only the
+    local delivery server, which never reads network input, keeps root)."""
+    import pwd
+    nobody = pwd.getpwnam("nobody").pw_uid
+    p = env.postern({"user": "nobody", "greet_delay": 0}, start=False)
+    # The spool and log live under pytest's private directories: let
+    # the unprivileged user through them (they are this test's own).
+    d = p.workdir
+    while d not in ("/", "/tmp"):
+        os.chmod(d, 0o755)
+        d = os.path.dirname(d)
+    p.start()
+    time.sleep(1)
+    before = set(p.all_pids())
+    s = socket.create_connection((p.addr, p.port), timeout=10)
+    try:
+        f = s.makefile("rb")
+        assert read_reply(f).startswith("220")
+        s.sendall(b"EHLO client.test\r\n")
+        assert read_reply(f).startswith("250")
+        procs = {pid: (_uids(pid), _cmdline(pid)) for pid in p.all_pids()}
+    finally:
+        s.close()
+    assert _uids(p.pid) == [nobody] * 4, procs
+    root = [pid for pid, (u, _) in procs.items() if u and 0 in u]
+    # At most one root process: the local delivery server.
+    assert len(root) <= 1, procs
+    # The session child, new since the connection, is nobody too.
+    session = [pid for pid in procs if pid not in before]
+    assert session, procs
+    for pid in session:
+        assert procs[pid][0] == [nobody] * 4, (pid, procs)
