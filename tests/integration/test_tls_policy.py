@@ -14,6 +14,7 @@ in clear where the policy forbids it.
 
 import os
 import re
+import signal
 import subprocess
 
 import pytest
@@ -479,23 +480,28 @@ def test_table_none_sends_in_clear(env):
     assert len(msgs) == 1 and msgs[0].tls is None, p.diagnostics()
 
 
-def test_table_bad_line_keeps_previous(env):
+def test_table_reload_on_sighup(env):
+    """SIGHUP rereads the table; a bad line keeps the table in force."""
     s = Scenario(env)
     m = s.peer(0, "selfsigned")
     s.publish()
     p = env.postern(s.conf("%s verify\n" % s.domain))
-    with open(p.conf["tls_policy_file"], "w") as f:
-        f.write("%s maybe\n" % s.domain)
+    path = p.conf["tls_policy_file"]
+    with open(path, "w") as f:
+        f.write("# comment\n%s maybe\n" % s.domain)
     mark = p.mark()
-    for pid in p.all_pids():
-        try:
-            os.kill(pid, 1) if pid == p.pid else None
-        except ProcessLookupError:
-            pass
-    p.wait_log(r"tls_policy:1: unknown TLS level.*keeping the previous",
-               since=mark)
+    os.kill(p.pid, signal.SIGHUP)
+    p.wait_log(r"%s:2: unknown TLS level.*keeping the previous"
+               % re.escape(path), since=mark)
     rcpt = "keep@" + s.domain
     deferred(p, send(p, rcpt), rcpt, r"not verified", m)
+    with open(path, "w") as f:
+        f.write("%s encrypt\n" % s.domain)
+    mark = p.mark()
+    os.kill(p.pid, signal.SIGHUP)
+    p.wait_log(r"tls_policy_file reloaded, 1 entries", since=mark)
+    rcpt = "reloaded@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "untrusted")
 
 
 # -- may ---------------------------------------------------------------------
