@@ -20,7 +20,7 @@ import subprocess
 import pytest
 
 from harness import make_message, qid_from_reply
-from tlsnet import PolicyServer, TestCA, TlsPeer
+from tlsnet import PolicyServer, TestCA, TlsPeer, make_expired_cert
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/sbin/nsd") and not os.path.exists("/usr/bin/nsd"),
@@ -56,6 +56,8 @@ class Scenario:
             mode = kind if kind != "good" else "ok"
         elif kind == "selfsigned":
             tls = self.env.cert(name)
+        elif kind == "expired":
+            tls = make_expired_cert(str(self.env.dir("certs")), name)
         elif kind == "wrongname":
             cert, key, chain = self.pki.issue("wrong." + self.domain)
             tls = (chain, key)
@@ -160,6 +162,25 @@ def test_dane_ee_ignores_name_and_ca(env):
     p = env.postern(s.conf())
     rcpt = "ee@" + s.domain
     delivered(p, m, send(p, rcpt), rcpt, "dane")
+
+
+@pytest.mark.parametrize("level,outcome", [("dane", "dane"),
+                                           ("verify", r"not verified")])
+def test_expired_certificate(env, level, outcome):
+    """An expired self-signed certificate: DANE-EE matches the key and
+    ignores expiry (RFC 7672 §3.1.1); verify refuses it."""
+    s = Scenario(env)
+    m = s.peer(0, "expired")
+    s.publish()
+    s.tlsa(0, 3, s.pki.spki_sha256(m.cert))
+    table = None if level == "dane" else "%s verify\n" % s.domain
+    p = env.postern(s.conf(table))
+    rcpt = "expired-%s@%s" % (level, s.domain)
+    qid = send(p, rcpt)
+    if outcome == "dane":
+        delivered(p, m, qid, rcpt, outcome)
+    else:
+        deferred(p, qid, rcpt, outcome, m)
 
 
 def test_dane_non_matching_tlsa_defers(env):

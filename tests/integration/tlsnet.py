@@ -83,6 +83,38 @@ class TestCA:
         return out.decode().split()[0]
 
 
+def make_expired_cert(directory, cn):
+    """A self-signed EC certificate for cn that expired a week ago;
+    returns (cert, key)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    os.makedirs(directory, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=30))
+            .not_valid_after(now - datetime.timedelta(days=7))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cpath = os.path.join(directory, cn + ".expired.crt")
+    kpath = os.path.join(directory, cn + ".expired.key")
+    with open(cpath, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(kpath, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cpath, kpath
+
+
 class PolicyServer:
     """https://mta-sts.<domain>/.well-known/mta-sts.txt on addr:port.
 
