@@ -647,3 +647,35 @@ def test_network_readers_run_unprivileged(env):
     assert session, procs
     for pid in session:
         assert procs[pid][0] == [nobody] * 4, (pid, procs)
+
+
+def test_tls_renegotiation_refused(env):
+    """A client that asks to renegotiate TLS 1.2 (a CPU cost for the
+    server, and the old injection attack) gets a no_renegotiation alert
+    and its session ends; others are served meanwhile."""
+    import subprocess
+    p = env.postern({"greet_delay": 0})
+    proc = subprocess.Popen(
+        ["openssl", "s_client", "-connect", "%s:%d" % (p.addr, p.port),
+         "-starttls", "smtp", "-tls1_2", "-crlf"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        for line, pause in ((b"EHLO reneg.test\n", 1.0), (b"R\n", 2.0),
+                            (b"NOOP\n", 1.0), (b"QUIT\n", 0.5)):
+            try:
+                proc.stdin.write(line)
+                proc.stdin.flush()
+            except OSError:
+                break
+            time.sleep(pause)
+        dt, _ = good_client(p, env.block.postern2)
+        out, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert b"RENEGOTIATING" in out, out
+    assert b"no renegotiation" in out, out
+    assert b"250 2.0.0" not in out.split(b"RENEGOTIATING", 1)[1], out
+    assert dt < GOOD_LATENCY, dt
