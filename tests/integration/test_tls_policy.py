@@ -576,3 +576,21 @@ def test_policy_command_sts_refused(env):
     assert "level: mta-sts" in out, out
     assert re.search(r"probe .*: deferred 4\.7\.5 .*not verified", out), out
     assert "delivery: not allowed" in out
+
+
+def test_policy_command_bogus_and_table(env):
+    """A bogus zone: the route defers and delivery is not allowed; a
+    table entry is named with its file and line."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    env.dns.add_zone(s.domain, ["@ 300 IN MX 10 mx0", "mx0 300 IN A %s"
+                                % m.host], mode="bogus")
+    p = env.postern(s.conf("# local\n.%s encrypt\n%s verify\n"
+                           % (s.domain, s.domain)))
+    rc, out = run_policy(p, s.domain)
+    assert rc == 1, out
+    assert re.search(r"tls_policy: \S+:3: %s verify" % re.escape(s.domain),
+                     out), out
+    assert re.search(r"route: deferred 4\.4\.3 .*DNSSEC", out), out
+    assert "delivery: not allowed" in out
+    assert m.connections == m.base_connections
