@@ -354,8 +354,10 @@ received_header(struct session *s, struct buf *b, const char *qid)
 	    "\tby %s (postern) with %s id %s",
 	    s->helo, s->ipv6 ? "IPv6:" : "", s->ip, s->conf->hostname,
 	    proto_name(s), qid);
+	/* The client is not asked for a certificate: under TLS it is
+	 * "untrusted" in the sense of tls_policy.h. */
 	if (netio_ssl(s->nio) != NULL)
-		buf_printf(b, "\r\n\t(version=%s cipher=%s bits=%d)",
+		buf_printf(b, "\r\n\t(version=%s cipher=%s bits=%d auth=untrusted)",
 		    netio_tls_version(s->nio), netio_tls_cipher(s->nio),
 		    netio_tls_bits(s->nio));
 	/* Naming the one recipient leaks nothing; several would. */
