@@ -48,16 +48,18 @@ class Block:
     """The loopback addresses of one test."""
 
     def __init__(self, k):
-        if k > 250:
+        # 127.0.60.0/24 .. 127.0.250.0/24, then 127.1.0.0/24 and on: the
+        # whole of 127.0.0.0/8 is loopback, so blocks never run out.
+        if k > 250 * 200:
             raise RuntimeError("out of loopback blocks")
         self.k = k
-        self.net = "127.0.%d" % k
-        self.postern = "127.0.%d.1" % k
-        self.postern2 = "127.0.%d.2" % k
-        self.client = "127.0.%d.200" % k
+        self.net = "127.%d.%d" % (k // 251, k % 251)
+        self.postern = self.net + ".1"
+        self.postern2 = self.net + ".2"
+        self.client = self.net + ".200"
 
     def mx(self, n=0):
-        return "127.0.%d.%d" % (self.k, 10 + n)
+        return "%s.%d" % (self.net, 10 + n)
 
     def domain(self, n=0):
         """A destination domain of this test, e.g. d0.b61.example."""

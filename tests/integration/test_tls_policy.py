@@ -84,7 +84,7 @@ class Scenario:
                                   % (self.mx_name(i), usage, data)])
 
     def sts(self, mode, mx_patterns, policy_id="1"):
-        addr = "127.0.%d.%d" % (self.env.block.k, 50 + self.n)
+        addr = "%s.%d" % (self.env.block.net, 50 + self.n)
         body = "version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
             mode, "".join("mx: %s\r\n" % p for p in mx_patterns))
         srv = PolicyServer(addr, self.pki, self.domain, body).start()
@@ -413,7 +413,7 @@ def test_mta_sts_bad_policy_host_is_no_policy(env, trouble):
     s = Scenario(env)
     m = s.peer(0, "selfsigned")
     s.publish()
-    addr = "127.0.%d.%d" % (env.block.k, 50)
+    addr = "%s.%d" % (env.block.net, 50)
     if trouble == "redirect":
         srv = PolicyServer(addr, s.pki, s.domain, "x", status=301)
     else:
