@@ -109,6 +109,9 @@ struct config {
 	/* logging */
 	char		*log_file;	/* empty: syslog, or stderr in foreground */
 	long long	 verbose;
+
+	/* testing: crash at a named step (crashpoint.h); empty: never */
+	char		*test_crash_point;
 };
 
 /* Fills every key with its default. */

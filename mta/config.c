@@ -93,6 +93,7 @@ static const struct ckey keys[] = {
 	{ "local_pipe_timeout",	C_DURATION, O(local_pipe_timeout), "5m", 1, 86400 },
 	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
 	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
+	{ "test_crash_point",	C_STR, O(test_crash_point), "", 0, 0 },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))

@@ -26,6 +26,7 @@
 #include "bounce.h"
 #include "compat.h"
 #include "config.h"
+#include "crashpoint.h"
 #include "deliver.h"
 #include "dns.h"
 #include "local.h"
@@ -375,8 +376,10 @@ send_all(struct djob *dj, struct smtp_client *c, const struct mx_host *h)
 		if (!msg_pending(dm))
 			continue;
 		rc = send_msg(dj, dm, c, h);
-		if (!msg_pending(dm))
+		if (!msg_pending(dm)) {
+			crash_point(dj->conf, "deliver-after-remote-250");
 			record_msg(dj, dm);
+		}
 		if (rc == -1)
 			return -1;
 	}

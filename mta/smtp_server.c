@@ -15,6 +15,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -30,6 +31,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "crashpoint.h"
 #include "log.h"
 #include "netio.h"
 #include "queue.h"
@@ -48,6 +50,9 @@
 #define OUT_MAX			(64 * 1024)
 /* How long a closing session drains input so its last reply arrives. */
 #define LINGER_MS		1000
+/* Free space the spool keeps: below it the queue counts a failed write
+ * as a full disk (queue/qdb.h QUEUE_MIN_FREE). */
+#define SPOOL_RESERVE		(16ULL * 1024 * 1024)
 
 enum state {
 	ST_GREET,	/* banner sent, no EHLO/HELO yet */
@@ -180,6 +185,28 @@ tls_text(struct session *s, char *buf, size_t len)
 
 /* ---- EHLO, HELO ------------------------------------------------------ */
 
+/*
+ * The largest message the spool can take now: the free space above the
+ * reserve, halved because a body is written twice (the log, then the
+ * table pages) until a checkpoint frees log files; at most
+ * max_message_size.  0 when the spool is full.
+ */
+static unsigned long long
+spool_room(const struct session *s)
+{
+	unsigned long long	 max = (unsigned long long)s->conf->max_message_size;
+	unsigned long long	 avail;
+	struct statvfs		 sv;
+
+	if (statvfs(s->conf->spool_dir, &sv) == -1)
+		return max;
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (avail <= SPOOL_RESERVE)
+		return 0;
+	avail = (avail - SPOOL_RESERVE) / 2;
+	return avail < max ? avail : max;
+}
+
 static void
 cmd_helo(struct session *s, const struct smtp_cmd *cmd, int esmtp)
 {
@@ -187,6 +214,7 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, int esmtp)
 	char		 size[32];
 	const char	*ext[8];
 	size_t		 n = 0, i;
+	unsigned long long room;
 
 	if ((r = smtp_helo_parse(cmd->arg, cmd->arglen, s->helo)) != NULL) {
 		error_reply(s, r);
@@ -200,8 +228,10 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, int esmtp)
 		reply(s, "250 %s", s->conf->hostname);
 		return;
 	}
-	(void)snprintf(size, sizeof(size), "SIZE %lld",
-	    s->conf->max_message_size);
+	/* RFC 1870 §4: the announced limit may follow the space left;
+	 * never 0, which would mean "no limit". */
+	room = spool_room(s);
+	(void)snprintf(size, sizeof(size), "SIZE %llu", room ? room : 1);
 	ext[n++] = "PIPELINING";
 	ext[n++] = size;
 	ext[n++] = "8BITMIME";
@@ -220,7 +250,8 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, int esmtp)
 static void
 cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 {
-	const char	*r;
+	const char		*r;
+	unsigned long long	 room;
 
 	if (s->state == ST_GREET) {
 		error_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
@@ -239,6 +270,16 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 	if (s->mail.size > (unsigned long long)s->conf->max_message_size) {
 		reply(s, "552 5.3.4 Message size exceeds fixed maximum "
 		    "message size");
+		memset(&s->mail, 0, sizeof(s->mail));
+		return;
+	}
+	/* RFC 1870 §6.1 and RFC 5321 §4.5.3.1.10: no room now is 452; the
+	 * client tries again later. */
+	room = spool_room(s);
+	if (room == 0 || s->mail.size > room) {
+		log_warnx("[%s]: spool has room for %llu bytes: 452", s->ip,
+		    room);
+		reply(s, "452 4.3.1 Insufficient system storage");
 		memset(&s->mail, 0, sizeof(s->mail));
 		return;
 	}
@@ -458,6 +499,7 @@ data_queue(struct session *s, const char *qid, struct buf *body)
 	qn.nrcpt = s->nrcpt;
 	qn.body = body->data;
 	qn.bodylen = body->len;
+	crash_point(s->conf, "smtpd-before-commit");
 	if (queue_submit(s->q, &qn, got) == -1) {
 		if (errno == ENOSPC)
 			reply(s, "452 4.3.1 Insufficient system storage");
@@ -467,7 +509,10 @@ data_queue(struct session *s, const char *qid, struct buf *body)
 		return;
 	}
 	s->nmsgs++;
+	crash_point(s->conf, "smtpd-after-commit");
 	reply(s, "250 2.0.0 Ok: queued as %s", got);
+	if (crash_point_set(s->conf, "smtpd-after-reply") && flush_now(s) == 0)
+		crash_point(s->conf, "smtpd-after-reply");
 	wake_runner(s);
 	log_info("%s: from=<%s> size=%zu nrcpt=%zu client=[%s] helo=%s tls=%s",
 	    got, m.sender, body->len, s->nrcpt, s->ip, s->helo,
