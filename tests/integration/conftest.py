@@ -26,9 +26,23 @@ try:
 except ImportError:
     dnsnet = None
 
-# 127.0.53.0/24 is the test DNS's; the blocks start well clear of it.
+# 127.0.53.0/24 is the test DNS's, 127.0.90.0/24 the benchmark's; the
+# blocks skip them and go on into 127.1.x.0/24 when 127.0.x runs out.
 # POSTERN_TEST_BLOCK: first block, for two runs sharing a host.
-_blocks = itertools.count(int(os.environ.get("POSTERN_TEST_BLOCK", "60")))
+_RESERVED = {53, 54, 90}
+
+
+def _block_numbers(start):
+    """Block numbers k (Block maps k to 127.k//251.k%251.0/24), without
+    the reserved blocks and the x.0 ones."""
+    for k in itertools.count(start):
+        b, c = divmod(k, 251)
+        if c == 0 or (b == 0 and c in _RESERVED):
+            continue
+        yield k
+
+
+_blocks = _block_numbers(int(os.environ.get("POSTERN_TEST_BLOCK", "60")))
 
 
 def pytest_configure(config):
