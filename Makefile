@@ -35,7 +35,8 @@ QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o
 POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
-		policy/sts_fetch.o policy/tls_decide.o
+		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
+		policy/dtable.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
@@ -55,7 +56,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_smtp_client tests/unit/test_aliases \
 		tests/unit/test_sendmail_args tests/unit/test_tls_table \
 		tests/unit/test_mta_sts tests/unit/test_dane \
-		tests/unit/test_tls_decide
+		tests/unit/test_tls_decide tests/unit/test_throttle \
+		tests/unit/test_dtable
 
 .SUFFIXES: .c .o
 .c.o:
@@ -102,6 +104,10 @@ TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
 		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o
 tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
+tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_dtable: tests/unit/test_dtable.c policy/dtable.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dtable.c policy/dtable.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_reply: tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_reply.c mta/smtp_reply.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_wire: tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OBJS)
