@@ -282,8 +282,11 @@ env_open(struct queue *q, const char *home, unsigned flags)
 		return ret;
 	if (flags & (QUEUE_CREATE | QUEUE_RECOVER))
 		f |= DB_CREATE;
-	if (flags & QUEUE_RECOVER)
+	if (flags & QUEUE_RECOVER) {
 		f |= DB_RECOVER;
+		/* The log says what recovery found and where it ended. */
+		(void)env->set_verbose(env, DB_VERB_RECOVERY, 1);
+	}
 	return env->open(env, home, f, 0600);
 }
 
