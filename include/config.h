@@ -91,6 +91,15 @@ struct config {
 	long long	 max_queue_lifetime;
 	long long	 queue_run_interval;	/* runner wakes at least this often */
 	char		*tls_policy_file;	/* per-domain table; empty: none */
+	char		*transport_table;	/* domain -> next hop (dtable.h) */
+	char		*destination_limits;	/* domain -> static throttle */
+	struct strlist	 mx_self_names;	/* more names and addresses that
+					 * are "myself" as an MX */
+	long long	 throttle_window;	/* learning window, seconds */
+	long long	 throttle_backoff_min;	/* after a rate-limit reply */
+	long long	 throttle_backoff_max;
+	long long	 dead_host_time;	/* a host that did not answer is
+						 * skipped this long; 0: never */
 	char		*smtp_tls_ca_file;	/* PKIX roots for verify/mta-sts
 						 * SMTP; empty: system store */
 	char		*sts_ca_file;	/* PKIX roots for MTA-STS HTTPS */

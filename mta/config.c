@@ -80,6 +80,13 @@ static const struct ckey keys[] = {
 	{ "max_queue_lifetime",	C_DURATION, O(max_queue_lifetime), "5d", 1, BIG },
 	{ "queue_run_interval",	C_DURATION, O(queue_run_interval), "1m", 1, 86400 },
 	{ "tls_policy_file",	C_STR, O(tls_policy_file), "", 0, 0 },
+	{ "transport_table",	C_STR, O(transport_table), "", 0, 0 },
+	{ "destination_limits",	C_STR, O(destination_limits), "", 0, 0 },
+	{ "mx_self_names",	C_LIST, O(mx_self_names), "", 0, 0 },
+	{ "throttle_window",	C_DURATION, O(throttle_window), "1d", 1, BIG },
+	{ "throttle_backoff_min", C_DURATION, O(throttle_backoff_min), "5m", 1, BIG },
+	{ "throttle_backoff_max", C_DURATION, O(throttle_backoff_max), "4h", 1, BIG },
+	{ "dead_host_time",	C_DURATION, O(dead_host_time), "2m", 0, 86400 },
 	{ "smtp_tls_ca_file",	C_STR, O(smtp_tls_ca_file), "", 0, 0 },
 	{ "sts_ca_file",	C_STR, O(sts_ca_file), "", 0, 0 },
 	{ "sts_timeout",	C_DURATION, O(sts_timeout), "20s", 1, 300 },
@@ -411,6 +418,8 @@ config_validate(const struct config *c)
 		return "spool_dir must be an absolute path";
 	if (c->retry_min > c->retry_max)
 		return "retry_min is larger than retry_max";
+	if (c->throttle_backoff_min > c->throttle_backoff_max)
+		return "throttle_backoff_min is larger than throttle_backoff_max";
 	if (c->resolver == RESOLVER_FORWARD && *c->resolver_forward == '\0')
 		return "resolver = forward needs resolver_forward = addr@port";
 	if (c->resolver == RESOLVER_RECURSIVE &&
