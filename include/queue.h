@@ -167,6 +167,11 @@ int	queue_kv_get(struct queue *, const char *table, const char *key,
 int	queue_kv_put(struct queue *, const char *table, const char *key,
 	    const void *val, size_t len);
 int	queue_kv_del(struct queue *, const char *table, const char *key);
+/* Calls fn for every entry of table in key order (read in one
+ * transaction, reported after it) until fn returns non-zero.  0 or -1. */
+int	queue_kv_walk(struct queue *, const char *table,
+	    int (*fn)(void *, const char *key, const char *val, size_t len),
+	    void *arg);
 
 /* Fresh id from the clock; exposed for tests. */
 void	qid_make(char out[QID_LEN + 1]);

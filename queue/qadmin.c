@@ -465,3 +465,84 @@ queue_kv_del(struct queue *q, const char *table, const char *key)
 
 	return kv_run(q, &a, table);
 }
+
+/* The whole table, copied out so that fn runs outside the transaction
+ * (a retried deadlock victim starts the copy afresh). */
+struct kv_walk {
+	enum qtable	 tb;
+	char		**keys, **vals;
+	size_t		*lens;
+	size_t		 n;
+};
+
+static void
+kv_walk_clear(struct kv_walk *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->n; i++) {
+		free(w->keys[i]);
+		free(w->vals[i]);
+	}
+	free(w->keys);
+	free(w->vals);
+	free(w->lens);
+	w->keys = w->vals = NULL;
+	w->lens = NULL;
+	w->n = 0;
+}
+
+static int
+tx_kv_walk(struct queue *q, DB_TXN *t, void *arg)
+{
+	struct kv_walk	*w = arg;
+	DBC		*c;
+	DBT		 k, d;
+	int		 ret;
+
+	kv_walk_clear(w);
+	if ((ret = q->db[w->tb]->cursor(q->db[w->tb], t, &c, 0)) != 0)
+		return ret;
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((ret = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		w->keys = xreallocarray(w->keys, w->n + 1, sizeof(*w->keys));
+		w->vals = xreallocarray(w->vals, w->n + 1, sizeof(*w->vals));
+		w->lens = xreallocarray(w->lens, w->n + 1, sizeof(*w->lens));
+		w->keys[w->n] = xstrndup(k.data, k.size);
+		w->vals[w->n] = xmalloc((size_t)d.size + 1);
+		memcpy(w->vals[w->n], d.data, d.size);
+		w->vals[w->n][d.size] = '\0';
+		w->lens[w->n++] = d.size;
+	}
+	(void)c->close(c);
+	return ret == DB_NOTFOUND ? 0 : ret;
+}
+
+int
+queue_kv_walk(struct queue *q, const char *table,
+    int (*fn)(void *, const char *, const char *, size_t), void *arg)
+{
+	struct kv_walk	 w;
+	size_t		 i;
+	int		 ret;
+
+	memset(&w, 0, sizeof(w));
+	if (table != NULL && strcmp(table, "destinations") == 0)
+		w.tb = QT_DESTS;
+	else if (table != NULL && strcmp(table, "sts_cache") == 0)
+		w.tb = QT_STS;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((ret = q_txn(q, tx_kv_walk, &w, 0)) != 0) {
+		kv_walk_clear(&w);
+		return q_fail(table, ret);
+	}
+	for (i = 0; i < w.n; i++)
+		if (fn(arg, w.keys[i], w.vals[i], w.lens[i]) != 0)
+			break;
+	kv_walk_clear(&w);
+	return 0;
+}
