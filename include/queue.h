@@ -1,8 +1,11 @@
 /*
  * queue: the Berkeley DB transactional store of messages in the spool
- * directory.  Every change is one transaction committed synchronously
- * (DB_TXN_SYNC) before the function returns 0: a caller may answer 250 or
- * retire a recipient only after that.  Deadlocks are retried inside.
+ * directory.  Every change is one transaction.  A change that adds a
+ * message (submit, an update with a DSN) is on disk before the function
+ * returns 0: a caller answers 250 only after that.  Outcomes without a
+ * new message are written to the operating system, flushed with the next
+ * synchronous commit: a machine crash can repeat a delivery, never lose
+ * one (docs/queue.md).  Deadlocks are retried inside.
  * One struct queue per process, opened after fork(); never shared.
  * Records are versioned and length-prefixed (queue/qrecord.c); a record
  * that fails to decode is moved aside and logged, never half-delivered.

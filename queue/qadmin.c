@@ -423,7 +423,7 @@ kv_run(struct queue *q, struct kv_arg *a, const char *table)
 		errno = EINVAL;
 		return -1;
 	}
-	ret = q_txn(q, tx_kv, a, a->op != 'g');
+	ret = q_txn(q, tx_kv, a, a->op != 'g' ? Q_WRITE_LAZY : Q_READ);
 	if (ret == DB_NOTFOUND && a->op == 'g')
 		return 1;
 	if (ret != 0) {

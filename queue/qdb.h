@@ -52,6 +52,11 @@ typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);
 void	 q_dbt(DBT *, const void *, size_t);
 int64_t	 q_now(void);
 int	 q_fail(const char *, int);
+/* q_txn() write modes: reading only, durable before return, or written
+ * to the operating system only (see queue.c: outcomes without a DSN). */
+#define Q_READ		0
+#define Q_WRITE_SYNC	1
+#define Q_WRITE_LAZY	2
 int	 q_txn(struct queue *, qtxn_fn, void *, int);
 int	 q_get(struct queue *, DB_TXN *, enum qtable, const void *, size_t,
 	    DBT *, u_int32_t);

@@ -114,6 +114,14 @@ q_fail(const char *what, int ret)
  * commit) instead of taking one fsync each in turn.  A transaction that
  * read our records before the flush has its own commit record later in
  * the same log, so it cannot become durable without ours.
+ *
+ * Q_WRITE_LAZY (outcomes that add no message: sent, deferred, rescheduled)
+ * stops after the commit record is written to the operating system: it
+ * survives the death of any postern process, and the next synchronous
+ * flush (the next message received, at the latest) carries it to disk.
+ * Only a crash of the whole machine in between can undo it, and then the
+ * recipient is still queued and is delivered again: a duplicate, never a
+ * loss, the at-least-once rule of RFC 5321 §6.1.
  */
 int
 q_txn(struct queue *q, qtxn_fn fn, void *arg, int write)
@@ -137,7 +145,8 @@ q_txn(struct queue *q, qtxn_fn fn, void *arg, int write)
 		}
 		if (!write)
 			return t->commit(t, 0);
-		if ((ret = t->commit(t, DB_TXN_WRITE_NOSYNC)) != 0)
+		if ((ret = t->commit(t, DB_TXN_WRITE_NOSYNC)) != 0 ||
+		    write == Q_WRITE_LAZY)
 			return ret;
 		return q->env->log_flush(q->env, NULL);
 	}
@@ -681,7 +690,10 @@ queue_update(struct queue *q, const char *qid, const struct qupdate *u,
 			errno = EINVAL;
 			return -1;
 		}
-	if ((ret = q_txn(q, tx_update, &a, 1)) != 0)
+	/* A DSN is a new message: it must be durable before the recipients
+	 * it reports on are retired. */
+	if ((ret = q_txn(q, tx_update, &a, dsn != NULL ? Q_WRITE_SYNC :
+	    Q_WRITE_LAZY)) != 0)
 		return q_fail_write(q, "update", ret);
 	return 0;
 }
