@@ -179,6 +179,51 @@ fail:
 	return NULL;
 }
 
+static void
+ca_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+/* Ex-data slot of a client context: the CA file still to load ("" for
+ * the system store), or NULL once loaded. */
+static int
+ca_index(void)
+{
+	static int	 idx = -1;
+
+	if (idx == -1)
+		idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ca_free);
+	return idx;
+}
+
+static int
+ca_load(SSL_CTX *ctx)
+{
+	char	*cafile = SSL_CTX_get_ex_data(ctx, ca_index());
+	char	 e[256];
+	int	 ok;
+
+	if (cafile == NULL)
+		return 0;
+	ok = *cafile != '\0' ? SSL_CTX_load_verify_locations(ctx, cafile,
+	    NULL) : SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		log_warnx("CA store %s: %s", *cafile ? cafile : "(system)",
+		    tls_error_string(e, sizeof(e)));
+		return -1;
+	}
+	(void)SSL_CTX_set_ex_data(ctx, ca_index(), NULL);
+	free(cafile);
+	return 0;
+}
+
 SSL_CTX *
 tls_client_ctx(const char *cafile, char *err, size_t errlen)
 {
@@ -203,11 +248,12 @@ tls_client_ctx(const char *cafile, char *err, size_t errlen)
 		    tls_error_string(e, sizeof(e)));
 		goto fail;
 	}
-	if ((cafile != NULL && SSL_CTX_load_verify_locations(ctx, cafile,
-	    NULL) != 1) || (cafile == NULL &&
-	    SSL_CTX_set_default_verify_paths(ctx) != 1)) {
-		(void)snprintf(err, errlen, "CA store %s: %s",
-		    cafile ? cafile : "(system)",
+	/* The CA store is read when a level first needs PKIX (verify,
+	 * mta-sts): reading the system bundle costs more than the rest of a
+	 * delivery to a peer that only needs opportunistic TLS or DANE. */
+	if (ca_index() == -1 || SSL_CTX_set_ex_data(ctx, ca_index(),
+	    xstrdup(cafile != NULL ? cafile : "")) != 1) {
+		(void)snprintf(err, errlen, "CA store: %s",
 		    tls_error_string(e, sizeof(e)));
 		goto fail;
 	}
@@ -271,6 +317,8 @@ tls_client_ssl(SSL_CTX *ctx, const struct tls_decision *d, const char *name)
 		if (dane_setup(ssl, d, name) == -1)
 			goto fail;
 	} else if (tls_auth_required(d->level) || d->sts_testing) {
+		if (ca_load(ctx) == -1)
+			goto fail;
 		/* MTA-STS testing (RFC 8461 §5): checked, only reported. */
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(ssl, name) != 1)
