@@ -11,6 +11,7 @@
 #include "compat.h"
 #include "config.h"
 #include "control.h"
+#include "deliver.h"
 #include "log.h"
 #include "privsep.h"
 #include "queue.h"
@@ -131,6 +132,8 @@ cmd_flush(const struct config *conf, struct queue *q, int argc, char **argv)
 		return EX_IOERR;
 	}
 	printf("%d recipient%s made due now\n", n, n == 1 ? "" : "s");
+	/* Hosts remembered as down are tried again too. */
+	(void)deliver_forget_down(q);
 	poke_daemon(conf);
 	return EX_OK;
 }

@@ -13,8 +13,10 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "crashpoint.h"
 #include "deliver.h"
 #include "dns.h"
+#include "dtable.h"
 #include "local.h"
 #include "log.h"
 #include "mx.h"
@@ -36,17 +39,21 @@
 #include "queue.h"
 #include "relay.h"
 #include "smtp_client.h"
+#include "throttle.h"
 #include "tls.h"
 #include "tls_decide.h"
 #include "tls_policy.h"
 #include "util.h"
 
 #define RETRY_JITTER_PCT	10
+#define SELF_ADDRS_MAX		64	/* local addresses that are "myself" */
+#define SELF_NAMES_MAX		16
 
 /* One recipient's result in this run. */
 struct dres {
 	struct outcome	 out;
 	int		 pending;	/* not answered yet */
+	int		 resched;	/* stopped by a rate limit: no attempt */
 	char		 relay[320];	/* "host[addr]:port" or "none" */
 	char		 tls[160];
 	char		 auth[16];
@@ -72,7 +79,9 @@ struct djob {
 	struct tls_policy_ctx	 tp;	/* lookups for the TLS decision */
 	struct dmsg		*m;
 	size_t			 nm;
-	int			 relayed;	/* everything via relayhost */
+	int			 relayed;	/* via relayhost or transport */
+	const char		*nexthop;	/* relayhost or transport entry */
+	struct deliver_report	 rep;		/* for the runner */
 	int			 port;
 	struct outcome		 last_defer;	/* connection-level failures */
 	struct outcome		 last_bounce;
@@ -292,6 +301,45 @@ note_conn_failure(struct djob *dj, const struct outcome *o)
 	}
 }
 
+static int
+is_ratelimit(const struct outcome *o)
+{
+	return o->kind == OUTCOME_DEFER &&
+	    throttle_reply_is_ratelimit(o->status, o->text);
+}
+
+/*
+ * A rate-limit reply is about the destination, not about the message:
+ * stop at once.  Every recipient not finished is rescheduled without
+ * counting an attempt (QUPD_RESCHEDULE, keeping its place in the queue)
+ * and the runner throttles the destination from the report.
+ */
+static void
+ratelimit_stop(struct djob *dj, const struct outcome *o)
+{
+	struct outcome	 nt;
+	size_t		 i, j;
+
+	if (!dj->rep.ratelimited) {
+		dj->rep.ratelimited = 1;
+		(void)strlcpy(dj->rep.status, o->status,
+		    sizeof(dj->rep.status));
+		(void)strlcpy(dj->rep.reply, o->text, sizeof(dj->rep.reply));
+		log_info("%s: rate limited (%s): stopping, the rest waits "
+		    "for the throttle", dj->job->dest, o->text);
+	}
+	outcome_set(&nt, OUTCOME_DEFER, o->status, "not tried: %s limits "
+	    "the rate (%s)", dj->job->dest, o->text);
+	for (i = 0; i < dj->nm; i++)
+		for (j = 0; j < dj->m[i].nrcpt; j++)
+			if (dj->m[i].res[j].pending) {
+				dj->m[i].res[j].out = nt;
+				dj->m[i].res[j].pending = 0;
+				dj->m[i].res[j].resched = 1;
+				dj->m[i].res[j].remote[0] = '\0';
+			}
+}
+
 static void
 res_note_relay(struct dres *r, struct smtp_client *c, const char *host)
 {
@@ -311,9 +359,11 @@ send_msg(struct djob *dj, struct dmsg *dm, struct smtp_client *c,
     const struct mx_host *h)
 {
 	const struct qrcpt	**rp;
-	struct outcome		 *out;
+	struct outcome		 *out, limited;
 	size_t			 *map, n = 0, i;
 	int			  rc;
+
+	memset(&limited, 0, sizeof(limited));
 
 	rp = xcalloc(dm->nrcpt, sizeof(*rp));
 	out = xcalloc(dm->nrcpt, sizeof(*out));
@@ -335,6 +385,11 @@ send_msg(struct djob *dj, struct dmsg *dm, struct smtp_client *c,
 		r->out = out[i];
 		r->pending = 0;
 		res_note_relay(r, c, h->name);
+		if (is_ratelimit(&out[i])) {
+			r->resched = 1;
+			limited = out[i];
+			continue;
+		}
 		/* A transaction cut off by a lost connection goes on with
 		 * the next address (RFC 5321 §5.1 "try the next"). */
 		if (rc == -1 && out[i].kind == OUTCOME_DEFER) {
@@ -345,6 +400,10 @@ send_msg(struct djob *dj, struct dmsg *dm, struct smtp_client *c,
 	free(rp);
 	free(out);
 	free(map);
+	if (limited.kind != OUTCOME_NONE) {
+		ratelimit_stop(dj, &limited);
+		return -1;
+	}
 	return rc;
 }
 
@@ -386,12 +445,106 @@ send_all(struct djob *dj, struct smtp_client *c, const struct mx_host *h)
 	return 0;
 }
 
+/*
+ * Hosts that did not answer (refused or timed out) are remembered in the
+ * queue's "destinations" table for dead_host_time, shared by every
+ * worker, so that other messages do not wait on the same dead host:
+ * "down/ADDR:PORT" -> "UNTIL reason".
+ */
+static void
+down_key(char *key, size_t len, const struct mx_addr *a, int port)
+{
+	(void)snprintf(key, len, a->family == AF_INET6 ? "down/[%s]:%d" :
+	    "down/%s:%d", a->text, port);
+}
+
+static int
+host_down(struct djob *dj, const struct mx_addr *a, struct outcome *o)
+{
+	unsigned long long	 until;
+	char			 key[96], num[24], *val;
+	size_t			 len, n;
+	int			 down = 0;
+
+	if (dj->conf->dead_host_time <= 0)
+		return 0;
+	down_key(key, sizeof(key), a, dj->port);
+	if (queue_kv_get(dj->q, "destinations", key, &val, &len) != 0)
+		return 0;
+	n = strcspn(val, " ");
+	if (n < sizeof(num)) {
+		memcpy(num, val, n);
+		num[n] = '\0';
+		if (parse_ull(num, INT64_MAX, &until) == 0 &&
+		    (int64_t)until > (int64_t)time(NULL)) {
+			down = 1;
+			outcome_set(o, OUTCOME_DEFER, "4.4.1", "not tried for "
+			    "%llds: %s", (long long)until -
+			    (long long)time(NULL), val + n + (val[n] == ' '));
+		}
+	}
+	free(val);
+	/* An expired entry goes now, so the table stays small. */
+	if (!down)
+		(void)queue_kv_del(dj->q, "destinations", key);
+	return down;
+}
+
+static void
+host_mark(struct djob *dj, const struct mx_addr *a, const struct outcome *o)
+{
+	char		 key[96], val[600];
+	long long	 t = dj->conf->dead_host_time;
+	int		 n;
+
+	/* Never longer than the shortest retry: a retry really tries. */
+	if (dj->conf->retry_min > 0 && dj->conf->retry_min < t)
+		t = dj->conf->retry_min;
+	if (t <= 0)
+		return;
+	down_key(key, sizeof(key), a, dj->port);
+	n = snprintf(val, sizeof(val), "%lld %s", (long long)time(NULL) + t,
+	    o->text);
+	if (n > 0 && queue_kv_put(dj->q, "destinations", key, val,
+	    (size_t)n < sizeof(val) ? (size_t)n : sizeof(val) - 1) == -1)
+		log_warnx("%s: cannot remember %s as down", dj->job->dest,
+		    a->text);
+}
+
+/* One address: 0 when it was used, -1 when it failed (o filled). */
+static int
+try_addr(struct djob *dj, const struct mx_host *h, const struct mx_addr *a,
+    const struct tls_decision *td, const struct smtp_client_opts *opts)
+{
+	struct smtp_client	*c;
+	struct outcome		 o;
+
+	memset(&o, 0, sizeof(o));
+	if (host_down(dj, a, &o)) {
+		log_info("%s: skipping %s[%s]: %s", dj->job->dest, h->name,
+		    a->text, o.text);
+		note_conn_failure(dj, &o);
+		return -1;
+	}
+	dj->rep.connections++;
+	if ((c = smtp_client_open(h, a, td, opts, &o)) == NULL) {
+		if (is_ratelimit(&o))
+			ratelimit_stop(dj, &o);
+		else if (strcmp(o.status, "4.4.1") == 0)
+			host_mark(dj, a, &o);
+		note_conn_failure(dj, &o);
+		return -1;
+	}
+	(void)send_all(dj, c, h);
+	smtp_client_close(c);
+	return 0;
+}
+
 static void
 deliver_route(struct djob *dj, const struct mx_route *rt)
 {
 	struct smtp_client_opts	 opts;
 	struct tls_decision	 td;
-	struct smtp_client	*c;
 	struct outcome		 o;
 	size_t			 h, a;
 
@@ -406,17 +559,9 @@ deliver_route(struct djob *dj, const struct mx_route *rt)
 			note_conn_failure(dj, &o);
 			continue;
 		}
-		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++) {
-			memset(&o, 0, sizeof(o));
-			c = smtp_client_open(&rt->hosts[h],
-			    &rt->hosts[h].addrs[a], &td, &opts, &o);
-			if (c == NULL) {
-				note_conn_failure(dj, &o);
-				continue;
-			}
-			(void)send_all(dj, c, &rt->hosts[h]);
-			smtp_client_close(c);
-		}
+		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++)
+			(void)try_addr(dj, &rt->hosts[h],
+			    &rt->hosts[h].addrs[a], &td, &opts);
 	}
 }
 
@@ -446,37 +591,111 @@ port_eq(const char *s, int port)
 	return parse_ull(s, 65535, &v) == 0 && (int)v == port;
 }
 
+/* A numeric address into the list; 0, or -1 when s is not one. */
+static int
+self_add_text(struct mx_addr *addrs, size_t *n, const char *s)
+{
+	struct mx_addr	*a = &addrs[*n];
+
+	if (*n == SELF_ADDRS_MAX)
+		return 0;
+	if (inet_pton(AF_INET, s, a->addr) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, s, a->addr) == 1)
+		a->family = AF_INET6;
+	else
+		return -1;
+	(void)strlcpy(a->text, s, sizeof(a->text));
+	(*n)++;
+	return 0;
+}
+
+/* The addresses of this machine's interfaces: with a wildcard listener
+ * on the delivery port, any of them reaches us. */
+static void
+self_add_ifaddrs(struct mx_addr *addrs, size_t *n)
+{
+	struct ifaddrs	*ifa, *i;
+	char		 text[INET6_ADDRSTRLEN];
+	const void	*p;
+
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("getifaddrs");
+		return;
+	}
+	for (i = ifa; i != NULL && *n < SELF_ADDRS_MAX; i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			p = &((struct sockaddr_in *)(void *)
+			    i->ifa_addr)->sin_addr;
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			p = &((struct sockaddr_in6 *)(void *)
+			    i->ifa_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(i->ifa_addr->sa_family, p, text,
+		    sizeof(text)) != NULL)
+			(void)self_add_text(addrs, n, text);
+	}
+	freeifaddrs(ifa);
+}
+
+/*
+ * Who "myself" is as an MX (RFC 5321 §5.1): a listener on the very
+ * address:port we would connect to, every local interface address when
+ * a listener on that port is a wildcard, and the addresses given in
+ * mx_self_names (its names go to the name list).
+ */
 static void
 mx_self_fill(const struct config *conf, int port, struct mx_addr *addrs,
     size_t *naddrs)
 {
 	const struct listen_spec	*l;
 	size_t				 i;
+	int				 wild = 0;
 
-	/* A listener on the very address:port we would connect to is us. */
 	*naddrs = 0;
 	for (i = 0; i < conf->nlisten && i < CONFIG_MAX_LISTEN; i++) {
 		l = &conf->listen[i];
 		if (!port_eq(l->port, port))
 			continue;
-		if (inet_pton(AF_INET, l->host, addrs[*naddrs].addr) == 1)
-			addrs[*naddrs].family = AF_INET;
-		else if (inet_pton(AF_INET6, l->host, addrs[*naddrs].addr) == 1)
-			addrs[*naddrs].family = AF_INET6;
+		if (strcmp(l->host, "*") == 0 || strcmp(l->host, "::") == 0 ||
+		    strcmp(l->host, "0.0.0.0") == 0)
+			wild = 1;
 		else
-			continue;
-		(void)strlcpy(addrs[*naddrs].text, l->host,
-		    sizeof(addrs[0].text));
-		(*naddrs)++;
+			(void)self_add_text(addrs, naddrs, l->host);
 	}
+	if (wild)
+		self_add_ifaddrs(addrs, naddrs);
+	for (i = 0; i < conf->mx_self_names.n; i++)
+		(void)self_add_text(addrs, naddrs, conf->mx_self_names.v[i]);
+}
+
+/* Host names that are "myself": hostname and the names (not the
+ * addresses) of mx_self_names. */
+static size_t
+mx_self_names(const struct config *conf, const char **names, size_t max)
+{
+	struct mx_addr	 tmp[1];
+	size_t		 i, n = 0, k;
+
+	if (conf->hostname != NULL && *conf->hostname != '\0')
+		names[n++] = conf->hostname;
+	for (i = 0; i < conf->mx_self_names.n && n < max; i++) {
+		k = 0;
+		if (self_add_text(tmp, &k, conf->mx_self_names.v[i]) == -1)
+			names[n++] = conf->mx_self_names.v[i];
+	}
+	return n;
 }
 
 /* 0 with a route that has hosts, or -1 with why filled. */
 static int
 route_build(struct djob *dj, struct mx_route *rt, struct outcome *why)
 {
-	struct mx_addr		 addrs[CONFIG_MAX_LISTEN];
-	const char		*names[1];
+	struct mx_addr		 addrs[SELF_ADDRS_MAX];
+	const char		*names[SELF_NAMES_MAX];
 	struct mx_self		 self;
 	char			 host[256];
 	const char		*err;
@@ -489,17 +708,16 @@ route_build(struct djob *dj, struct mx_route *rt, struct outcome *why)
 		return -1;
 	}
 	if (dj->relayed) {
-		if ((err = deliver_parse_relayhost(dj->conf->relayhost, host,
+		if ((err = deliver_parse_relayhost(dj->nexthop, host,
 		    sizeof(host), &dj->port)) != NULL) {
 			outcome_set(why, OUTCOME_DEFER, "4.3.5", "%s: %s",
-			    err, dj->conf->relayhost);
+			    err, dj->nexthop);
 			return -1;
 		}
 		rc = mx_route_host(dj->dns, host, 0, rt, why);
 	} else {
-		names[0] = dj->conf->hostname;
 		self.names = names;
-		self.nnames = dj->conf->hostname ? 1 : 0;
+		self.nnames = mx_self_names(dj->conf, names, SELF_NAMES_MAX);
 		mx_self_fill(dj->conf, dj->port, addrs, &self.naddrs);
 		self.addrs = addrs;
 		rc = mx_route_build(dj->dns, dj->job->dest, &self, rnd32(),
@@ -588,6 +806,13 @@ record_rcpt(const struct djob *dj, const struct dmsg *dm, size_t i,
 		return;
 	}
 	rec->final[i].kind = OUTCOME_DEFER;
+	if (dm->res[i].resched) {
+		/* Stopped by a rate limit: its place in the queue and its
+		 * attempt count stay; the runner's throttle decides when. */
+		u->kind = QUPD_RESCHEDULE;
+		u->next_attempt = dm->rcpts[i].next_attempt;
+		return;
+	}
 	u->kind = QUPD_DEFER;
 	u->next_attempt = now + retry_delay(dm->rcpts[i].attempts,
 	    dj->conf->retry_min, dj->conf->retry_max, RETRY_JITTER_PCT,
@@ -653,7 +878,7 @@ record_msg(struct djob *dj, struct dmsg *dm)
 	enum bounce_kind	 kind;
 	int64_t			 now = (int64_t)time(NULL);
 	size_t			 i;
-	int			 have_dsn, rc;
+	int			 have_dsn, rc, sent = 0;
 
 	if (dm->nrcpt == 0 || dm->recorded)
 		return;
@@ -675,9 +900,15 @@ record_msg(struct djob *dj, struct dmsg *dm)
 		    dm->msg.qid);
 		dj->failed = 1;
 	}
-	for (i = 0; i < dm->nrcpt; i++)
+	for (i = 0; i < dm->nrcpt; i++) {
+		if (rec.final[i].kind == OUTCOME_SENT)
+			sent = 1;
 		log_rcpt(dj, dm, i, &rec.final[i], rc == -1 ?
-		    " not recorded" : "");
+		    " not recorded" : dm->res[i].resched ?
+		    " rescheduled" : "");
+	}
+	if (sent)
+		dj->rep.accepted++;
 	if (have_dsn && rc == 0)
 		log_info("%s: dsn=%s kind=%s", dm->msg.qid, dsn.msg->qid,
 		    kind == BOUNCE_FAILED ? "failure" : "delay");
@@ -747,6 +978,13 @@ job_setup(struct djob *dj, const struct config *conf,
 	dj->port = (int)conf->smtp_port;
 	dj->relayed = conf->relayhost != NULL && conf->relayhost[0] != '\0' &&
 	    !relay_domain_local(conf, job->dest);
+	/* A transport_table entry routes the domain to its own next hop,
+	 * ahead of the relayhost. */
+	if (!relay_domain_local(conf, job->dest) &&
+	    (dj->nexthop = dtable_lookup(job->transport, job->dest)) != NULL)
+		dj->relayed = 1;
+	else
+		dj->nexthop = conf->relayhost;
 	(void)snprintf(dj->postmaster, sizeof(dj->postmaster),
 	    "postmaster@%s", conf->hostname);
 	if (queue_open(&dj->q, conf->spool_dir, 0, err, sizeof(err)) == -1) {
@@ -762,6 +1000,17 @@ job_setup(struct djob *dj, const struct config *conf,
 		log_warnx("deliver %s: TLS client context: %s", job->dest,
 		    err);
 	return 0;
+}
+
+/* One write, smaller than PIPE_BUF: the runner reads it whole. */
+static void
+report(const struct djob *dj)
+{
+	if (dj->job->report_fd < 0)
+		return;
+	if (write(dj->job->report_fd, &dj->rep, sizeof(dj->rep)) !=
+	    (ssize_t)sizeof(dj->rep))
+		log_warn("%s: report to the runner", dj->job->dest);
 }
 
 int
@@ -783,10 +1032,29 @@ deliver_job_run(const struct config *conf, const struct deliver_job *job)
 	for (i = 0; i < dj.nm; i++)
 		record_msg(&dj, &dj.m[i]);
 	status = dj.failed ? EX_TEMPFAIL : 0;
+	report(&dj);
 	job_free(&dj);
 	if (dj.tls != NULL)
 		SSL_CTX_free(dj.tls);
 	dns_free(dj.dns);
 	queue_close(dj.q);
 	return status;
+}
+
+static int
+forget_cb(void *arg, const char *key, const char *val, size_t len)
+{
+	struct queue	*q = arg;
+
+	(void)val;
+	(void)len;
+	if (strncmp(key, "down/", 5) == 0)
+		(void)queue_kv_del(q, "destinations", key);
+	return 0;
+}
+
+int
+deliver_forget_down(struct queue *q)
+{
+	return queue_kv_walk(q, "destinations", forget_cb, q);
 }

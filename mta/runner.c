@@ -28,6 +28,8 @@
 #include "compat.h"
 #include "config.h"
 #include "deliver.h"
+#include "dtable.h"
+#include "throttle.h"
 #include "tls_table.h"
 #include "log.h"
 #include "queue.h"
@@ -59,7 +61,24 @@ struct worker {
 	char			*dest;
 	struct deliver_item	*items;
 	size_t			 nitems;
+	uint32_t		 nmsgs;		/* messages in items */
+	int			 report_fd;	/* read end; -1 */
 	int64_t			 started;	/* mono_msec */
+};
+
+/*
+ * What the runner knows of one next hop: its throttle (throttle.h), kept
+ * in the queue's "destinations" table under "throttle/KEY" so that a
+ * learned limit survives restarts, and the messages handed to workers
+ * that have not reported yet (they count against the budget).
+ */
+struct dstate {
+	struct dstate		*next;
+	char			*key;
+	struct throttle_state	 st;
+	uint32_t		 inflight;
+	int64_t			 last_used;
+	int64_t			 logged_block;	/* block end last logged */
 };
 
 struct runner {
@@ -75,6 +94,10 @@ struct runner {
 	int			 blocked;	/* due work left behind */
 	int64_t			 next_checkpoint;
 	struct tls_table	 tls_table;	/* inherited by workers */
+	struct dtable		 transport;	/* transport_table */
+	struct dtable		 limits;	/* destination_limits */
+	struct dstate		*dests;
+	int64_t			 throttle_next;	/* earliest throttle end */
 };
 
 /* One due recipient, as a pass collects it. */
@@ -229,6 +252,144 @@ inflight_unpause(struct runner *r, int64_t now, int all)
 	return earliest;
 }
 
+/* ---- destination throttles ---------------------------------------------- */
+
+#define DSTATE_PREFIX	"throttle/"
+
+static void
+dest_limits(const struct runner *r, const char *key,
+    struct throttle_limits *lim)
+{
+	const char	*v;
+
+	memset(lim, 0, sizeof(*lim));
+	lim->window = r->conf->throttle_window;
+	lim->backoff_min = r->conf->throttle_backoff_min;
+	lim->backoff_max = r->conf->throttle_backoff_max;
+	/* Checked when the table was loaded. */
+	if ((v = dtable_lookup(&r->limits, key)) != NULL)
+		(void)throttle_parse_limits(v, lim);
+}
+
+static int
+dest_static(const struct throttle_limits *lim)
+{
+	return lim->per_minute || lim->per_hour || lim->per_day;
+}
+
+static void
+dstate_load(struct runner *r, struct dstate *d)
+{
+	char		*key, *val;
+	const char	*why;
+	size_t		 len;
+
+	key = xasprintf("%s%s", DSTATE_PREFIX, d->key);
+	if (queue_kv_get(r->q, "destinations", key, &val, &len) == 0) {
+		if ((why = throttle_decode(&d->st, val, len)) != NULL)
+			log_warnx("runner: %s: throttle record dropped: %s",
+			    d->key, why);
+		free(val);
+	}
+	free(key);
+}
+
+static struct dstate *
+dstate_get(struct runner *r, const char *key)
+{
+	struct dstate	*d;
+
+	for (d = r->dests; d != NULL; d = d->next)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->key = xstrdup(key);
+	throttle_init(&d->st);
+	dstate_load(r, d);
+	d->last_used = (int64_t)time(NULL);
+	d->next = r->dests;
+	r->dests = d;
+	return d;
+}
+
+/* Kept when there is something to remember: a block, a learned limit,
+ * or counts a static limit needs after a restart. */
+static void
+dstate_save(struct runner *r, struct dstate *d,
+    const struct throttle_limits *lim, int64_t now)
+{
+	char	 rec[THROTTLE_RECORD_MAX], *key;
+	int	 n;
+
+	key = xasprintf("%s%s", DSTATE_PREFIX, d->key);
+	if (!throttle_active(&d->st, now) && !dest_static(lim))
+		(void)queue_kv_del(r->q, "destinations", key);
+	else if ((n = throttle_encode(&d->st, rec, sizeof(rec))) > 0 &&
+	    queue_kv_put(r->q, "destinations", key, rec, (size_t)n) == -1)
+		log_warnx("runner: %s: cannot save the throttle", d->key);
+	free(key);
+}
+
+/* Forgets next hops idle for a window with nothing to remember. */
+static void
+dstate_prune(struct runner *r, int64_t now)
+{
+	struct dstate	**p, *d;
+
+	for (p = &r->dests; (d = *p) != NULL; ) {
+		if (d->inflight == 0 && !throttle_active(&d->st, now) &&
+		    now - d->last_used > r->conf->throttle_window) {
+			*p = d->next;
+			free(d->key);
+			free(d);
+			continue;
+		}
+		p = &d->next;
+	}
+}
+
+static void
+dstate_free_all(struct runner *r)
+{
+	struct dstate	*d;
+
+	while ((d = r->dests) != NULL) {
+		r->dests = d->next;
+		free(d->key);
+		free(d);
+	}
+}
+
+/* A worker's report: what was accepted counts, a rate-limit reply
+ * teaches the limit and blocks the next hop. */
+static void
+dstate_report(struct runner *r, const struct worker *w,
+    const struct deliver_report *rep)
+{
+	struct throttle_limits	 lim;
+	struct dstate		*d = dstate_get(r, w->dest);
+	int64_t			 now = (int64_t)time(NULL), until;
+
+	d->inflight = d->inflight > w->nmsgs ? d->inflight - w->nmsgs : 0;
+	d->last_used = now;
+	if (rep == NULL)
+		return;
+	dest_limits(r, w->dest, &lim);
+	throttle_sent(&d->st, &lim, now, rep->accepted);
+	if (rep->ratelimited) {
+		until = throttle_deferred(&d->st, &lim, now);
+		log_info("runner: %s: rate-limit reply after %u accepted "
+		    "message(s) on %u connection(s) (%.200s): learned %u per "
+		    "%llds, paced at %u, paused %llds (deferral %u)", w->dest,
+		    rep->accepted, rep->connections, rep->reply,
+		    d->st.learned, (long long)lim.window,
+		    throttle_pace(d->st.learned), (long long)(until - now),
+		    d->st.deferrals);
+	}
+	if (rep->ratelimited || rep->accepted > 0)
+		dstate_save(r, d, &lim, now);
+}
+
 /* ---- workers ----------------------------------------------------------- */
 
 static size_t
@@ -261,10 +422,15 @@ worker_child(struct runner *r, const struct worker *w)
 	(void)close(sigpipe[0]);
 	(void)close(sigpipe[1]);
 	(void)close(r->wake_fd);
+	for (i = 0; i < r->nslots; i++)
+		if (&r->w[i] != w && r->w[i].report_fd != -1)
+			(void)close(r->w[i].report_fd);
 	job.dest = w->dest;
 	job.items = w->items;
 	job.nitems = w->nitems;
 	job.tls_table = &r->tls_table;
+	job.transport = &r->transport;
+	job.report_fd = w->report_fd;
 	_exit(deliver_job_run(r->conf, &job));
 }
 
@@ -273,7 +439,27 @@ worker_clear(struct worker *w)
 {
 	free(w->dest);
 	free(w->items);
+	if (w->report_fd != -1)
+		(void)close(w->report_fd);
 	memset(w, 0, sizeof(*w));
+	w->report_fd = -1;
+}
+
+/* The worker's report, written before it exited; NULL when there is
+ * none (it failed before it could write one). */
+static const struct deliver_report *
+worker_report(struct worker *w, struct deliver_report *rep)
+{
+	ssize_t	 n;
+
+	if (w->report_fd == -1)
+		return NULL;
+	n = read(w->report_fd, rep, sizeof(*rep));
+	if (n != (ssize_t)sizeof(*rep))
+		return NULL;
+	rep->status[sizeof(rep->status) - 1] = '\0';
+	rep->reply[sizeof(rep->reply) - 1] = '\0';
+	return rep;
 }
 
 /* Forks a worker for v[0..n).  0, or -1 when no worker could be made. */
@@ -283,6 +469,7 @@ worker_spawn(struct runner *r, const char *key, const struct due *v, size_t n)
 	struct worker	*w = NULL;
 	size_t		 i;
 	pid_t		 pid;
+	int		 fds[2];
 
 	for (i = 0; i < r->nslots && w == NULL; i++)
 		if (r->w[i].pid == 0)
@@ -296,13 +483,30 @@ worker_spawn(struct runner *r, const char *key, const struct due *v, size_t n)
 		w->items[i].idx = v[i].idx;
 	}
 	w->nitems = n;
+	w->nmsgs = 0;
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(v[i].qid, v[i - 1].qid) != 0)
+			w->nmsgs++;
+	if (pipe(fds) == -1) {
+		log_warn("runner: pipe for %s", key);
+		worker_clear(w);
+		return -1;
+	}
+	set_nonblock(fds[0]);
+	(void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	w->report_fd = fds[1];
 	if ((pid = fork()) == -1) {
 		log_warn("runner: fork for %s", key);
+		(void)close(fds[0]);
 		worker_clear(w);
 		return -1;
 	}
 	if (pid == 0)
 		worker_child(r, w);
+	(void)close(fds[1]);
+	w->report_fd = fds[0];
+	dstate_get(r, key)->inflight += w->nmsgs;
 	w->pid = pid;
 	w->started = mono_msec();
 	for (i = 0; i < n; i++)
@@ -324,9 +528,12 @@ pause_len(const struct config *conf)
 static void
 worker_done(struct runner *r, struct worker *w, int status)
 {
+	struct deliver_report	 rep;
 	int64_t	 until = (int64_t)time(NULL) + pause_len(r->conf);
 	size_t	 i;
 	int	 ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	dstate_report(r, w, worker_report(w, &rep));
 
 	if (ok) {
 		for (i = 0; i < w->nitems; i++)
@@ -371,13 +578,16 @@ reap(struct runner *r)
 
 /* ---- one pass ------------------------------------------------------------ */
 
-/* The next hop: everything but local domains goes to the relayhost when
- * there is one; the recipient keeps its own dest for the log. */
+/* The next hop: everything but local domains and transport_table
+ * domains goes to the relayhost when there is one; the recipient keeps
+ * its own dest for the log. */
 static const char *
-dest_key(const struct config *conf, const char *dest)
+dest_key(const struct config *conf, const struct dtable *transport,
+    const char *dest)
 {
 	if (conf->relayhost != NULL && conf->relayhost[0] != '\0' &&
-	    !relay_domain_local(conf, dest))
+	    !relay_domain_local(conf, dest) &&
+	    dtable_lookup(transport, dest) == NULL)
 		return conf->relayhost;
 	return dest;
 }
@@ -397,7 +607,8 @@ collect_cb(void *arg, const struct qdue *d)
 	e = &c->v[c->n++];
 	memcpy(e->qid, d->qid, sizeof(e->qid));
 	e->idx = d->idx;
-	e->key = xstrdup(dest_key(c->r->conf, d->dest ? d->dest : ""));
+	e->key = xstrdup(dest_key(c->r->conf, &c->r->transport,
+	    d->dest ? d->dest : ""));
 	return 0;
 }
 
@@ -446,15 +657,53 @@ group_starts(const struct due *v, size_t n, size_t *start)
 }
 
 /*
+ * How many messages the next hop may get now (throttle.h), less those
+ * in flight; 0 keeps its recipients where they are in the queue.  Sets
+ * *conc to its worker limit.  A new block is logged once.
+ */
+static uint32_t
+dest_budget(struct runner *r, const char *key, size_t waiting, size_t *conc)
+{
+	struct throttle_limits	 lim;
+	struct dstate		*d = dstate_get(r, key);
+	int64_t			 now = (int64_t)time(NULL), next;
+	uint32_t		 b;
+
+	dest_limits(r, key, &lim);
+	*conc = lim.concurrency ? lim.concurrency :
+	    (size_t)r->conf->max_per_destination;
+	d->last_used = now;
+	b = throttle_budget(&d->st, &lim, now, &next);
+	if (b != THROTTLE_UNLIMITED)
+		b = b > d->inflight ? b - d->inflight : 0;
+	if (b > 0 || next <= now)
+		return b;
+	if (r->throttle_next == 0 || next < r->throttle_next)
+		r->throttle_next = next;
+	if (d->logged_block != next) {
+		d->logged_block = next;
+		log_info("runner: %s: throttled for %llds, %zu recipient(s) "
+		    "wait (learned %u per %llds, deferral %u)", key,
+		    (long long)(next - now), waiting, d->st.learned,
+		    (long long)lim.window, d->st.deferrals);
+	}
+	return 0;
+}
+
+/*
  * Round robin over next hops, one batch each per round, so one busy
- * destination cannot take every worker.  Sets r->blocked when due work
- * had to stay behind (limits reached or fork failed).
+ * destination cannot take every worker.  A throttled next hop is left
+ * out without touching its recipients, so it slows nobody else down.
+ * Sets r->blocked when due work had to stay behind (limits reached or
+ * fork failed).
  */
 static void
 dispatch(struct runner *r, struct due *v, size_t n)
 {
 	const struct config	*conf = r->conf;
-	size_t			*start, *cur, ng, g, end, len;
+	size_t			*start, *cur, ng, g, end, len, conc;
+	long long		 maxb;
+	uint32_t		 budget;
 	int			 progress = 1;
 
 	start = xcalloc(n + 1, sizeof(*start));
@@ -469,11 +718,15 @@ dispatch(struct runner *r, struct due *v, size_t n)
 			if (cur[g] == end || (long long)r->running >=
 			    conf->max_deliveries)
 				continue;
-			if ((long long)dest_running(r, v[cur[g]].key) >=
-			    conf->max_per_destination)
+			budget = dest_budget(r, v[cur[g]].key, end - cur[g],
+			    &conc);
+			if (budget == 0 ||
+			    dest_running(r, v[cur[g]].key) >= conc)
 				continue;
-			len = batch_len(&v[cur[g]], end - cur[g],
-			    conf->max_batch);
+			maxb = conf->max_batch;
+			if (budget != THROTTLE_UNLIMITED && budget < maxb)
+				maxb = budget;
+			len = batch_len(&v[cur[g]], end - cur[g], maxb);
 			if (worker_spawn(r, v[cur[g]].key, &v[cur[g]], len))
 				goto done;
 			cur[g] += len;
@@ -498,6 +751,7 @@ run_pass(struct runner *r)
 
 	if (r->stopping)
 		return;
+	r->throttle_next = 0;
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	rc = queue_due(r->q, (int64_t)time(NULL), RUNNER_DUE_MAX, collect_cb,
@@ -534,6 +788,9 @@ next_wait(struct runner *r, int64_t now, int64_t paused_until)
 		t = nd - now;
 	if (paused_until > 0 && paused_until - now < t)
 		t = paused_until - now;
+	/* A throttle ends: its next hop goes on without waiting. */
+	if (r->throttle_next > 0 && r->throttle_next - now < t)
+		t = r->throttle_next - now;
 	if (r->next_checkpoint - now < t)
 		t = r->next_checkpoint - now;
 	return t < 1 ? 1 : t;
@@ -580,6 +837,58 @@ runner_tls_table(struct runner *r, int start)
 	log_warnx("runner: %s; keeping the previous TLS policy table", err);
 }
 
+static const char *
+check_transport(const char *v, void *arg)
+{
+	char	 host[256];
+	int	 port = 0;
+
+	(void)arg;
+	return deliver_parse_relayhost(v, host, sizeof(host), &port);
+}
+
+static const char *
+check_limits(const char *v, void *arg)
+{
+	struct throttle_limits	 lim;
+
+	(void)arg;
+	memset(&lim, 0, sizeof(lim));
+	return throttle_parse_limits(v, &lim);
+}
+
+/* transport_table and destination_limits, like the TLS policy table: a
+ * bad file at start stops the runner, on SIGHUP it keeps the old one. */
+static void
+runner_dtable(struct dtable *t, const char *path, dtable_check check,
+    const char *what, int start)
+{
+	struct dtable	 nt;
+	char		 err[512];
+
+	if (dtable_load(&nt, path, check, NULL, err, sizeof(err)) == -1) {
+		if (start)
+			fatalx("runner: %s: %s", what, err);
+		log_warnx("runner: %s: %s; keeping the previous table", what,
+		    err);
+		return;
+	}
+	dtable_free(t);
+	*t = nt;
+	if (!start && *path != '\0')
+		log_info("runner: %s reloaded, %zu entries", what, t->n);
+}
+
+static void
+runner_tables(struct runner *r, int start)
+{
+	runner_tls_table(r, start);
+	runner_dtable(&r->transport, r->conf->transport_table,
+	    check_transport, "transport_table", start);
+	runner_dtable(&r->limits, r->conf->destination_limits, check_limits,
+	    "destination_limits", start);
+}
+
 static void
 on_signal(struct runner *r, int sig)
 {
@@ -596,9 +905,10 @@ on_signal(struct runner *r, int sig)
 		else
 			log_info("runner: flush: %d recipient(s) due now", n);
 		(void)inflight_unpause(r, 0, 1);
+		(void)deliver_forget_down(r->q);
 		break;
 	case SIGHUP:
-		runner_tls_table(r, 0);
+		runner_tables(r, 0);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -691,6 +1001,9 @@ runner_stop(struct runner *r)
 	for (i = 0; i < r->nslots; i++)
 		worker_clear(&r->w[i]);
 	free(r->w);
+	dstate_free_all(r);
+	dtable_free(&r->transport);
+	dtable_free(&r->limits);
 	queue_close(r->q);
 	log_info("runner: stopped");
 	exit(0);
@@ -704,18 +1017,21 @@ runner_main(const struct config *conf, int wake_fd)
 	struct runner	 r;
 	char		 err[256];
 	int64_t		 now, paused_until;
+	size_t		 i;
 
 	memset(&r, 0, sizeof(r));
 	r.conf = conf;
 	r.wake_fd = wake_fd;
 	r.nslots = conf->max_deliveries > 0 ? (size_t)conf->max_deliveries : 1;
 	r.w = xcalloc(r.nslots, sizeof(*r.w));
+	for (i = 0; i < r.nslots; i++)
+		r.w[i].report_fd = -1;
 	signals_setup();
 	set_nonblock(wake_fd);
 	if (queue_open(&r.q, conf->spool_dir, 0, err, sizeof(err)) == -1)
 		fatalx("runner: queue: %s", err);
 	r.next_checkpoint = (int64_t)time(NULL) + RUNNER_CHECKPOINT;
-	runner_tls_table(&r, 1);
+	runner_tables(&r, 1);
 	log_info("runner: started, %zu worker(s) at most", r.nslots);
 	while (!r.stopping) {
 		reap(&r);
@@ -723,6 +1039,7 @@ runner_main(const struct config *conf, int wake_fd)
 		if (now >= r.next_checkpoint) {
 			if (queue_checkpoint(r.q) == -1)
 				log_warnx("runner: checkpoint failed");
+			dstate_prune(&r, now);
 			r.next_checkpoint = now + RUNNER_CHECKPOINT;
 		}
 		paused_until = inflight_unpause(&r, now, 0);
