@@ -25,6 +25,7 @@
 #define QUEUE_CREATE	0x01	/* create the environment and tables */
 #define QUEUE_RECOVER	0x02	/* run recovery: the master, before forking */
 #define QUEUE_RDONLY	0x04	/* listing only */
+#define QUEUE_SUBMIT	0x08	/* queue_submit only: the message tables */
 
 /* message flags */
 #define QMSG_8BITMIME	0x0001

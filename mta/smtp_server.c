@@ -475,8 +475,8 @@ data_queue(struct session *s, const char *qid, struct buf *body)
 	struct qnew	 qn;
 	char		 err[256], got[QID_LEN + 1], tls[128];
 
-	if (s->q == NULL && queue_open(&s->q, s->conf->spool_dir, 0, err,
-	    sizeof(err)) == -1) {
+	if (s->q == NULL && queue_open(&s->q, s->conf->spool_dir,
+	    QUEUE_SUBMIT, err, sizeof(err)) == -1) {
 		log_warnx("queue: %s", err);
 		s->q = NULL;
 		reply(s, "451 4.3.0 Temporary queue failure");

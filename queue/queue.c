@@ -161,6 +161,8 @@ q_get(struct queue *q, DB_TXN *t, enum qtable tb, const void *k, size_t klen,
 
 	q_dbt(&key, k, klen);
 	memset(data, 0, sizeof(*data));
+	if (q->db[tb] == NULL)
+		return EINVAL;
 	return q->db[tb]->get(q->db[tb], t, &key, data, flags);
 }
 
@@ -172,6 +174,8 @@ q_put(struct queue *q, DB_TXN *t, enum qtable tb, const void *k, size_t klen,
 
 	q_dbt(&key, k, klen);
 	q_dbt(&data, d, dlen);
+	if (q->db[tb] == NULL)
+		return EINVAL;
 	return q->db[tb]->put(q->db[tb], t, &key, &data, flags);
 }
 
@@ -183,6 +187,8 @@ q_del(struct queue *q, DB_TXN *t, enum qtable tb, const void *k, size_t klen)
 	int	 ret;
 
 	q_dbt(&key, k, klen);
+	if (q->db[tb] == NULL)
+		return EINVAL;
 	ret = q->db[tb]->del(q->db[tb], t, &key, 0);
 	return ret == DB_NOTFOUND ? 0 : ret;
 }
@@ -311,6 +317,10 @@ tables_open(struct queue *q, unsigned flags)
 	if (flags & QUEUE_RDONLY)
 		f |= DB_RDONLY;
 	for (i = 0; i < QT_COUNT; i++) {
+		/* A session only adds messages: every table it opens costs
+		 * each connection a file open and a meta page read. */
+		if ((flags & QUEUE_SUBMIT) && i > QT_SCHED)
+			continue;
 		if ((ret = db_create(&q->db[i], q->env, 0)) != 0)
 			return ret;
 		if (qtables[i].pagesize != 0 &&
