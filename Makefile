@@ -198,6 +198,19 @@ check-sanitize:
 	    POSTERN_BIN=$$(pwd)/postern POSTERN_SANITIZED=1 $(SAN_ENV) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
+# A long bounded run through relay to smtp-sink, not part of check:
+# throughput, RSS and descriptors of the master and the runner, log files.
+SOAK_MESSAGES?=	100000
+SOAK_TIME?=	1800
+soak: deps all
+	$(PYTHON) tests/soak/soak.py --postern ./postern \
+	    --messages $(SOAK_MESSAGES) --time-limit $(SOAK_TIME)
+
+# Integration scenarios with every daemon process under valgrind memcheck.
+VALGRIND_TESTS?=	tests/integration/test_core_delivery.py
+valgrind-check: deps all
+	sh tests/valgrind_check.sh $(PYTHON) $$(pwd)/postern $(VALGRIND_TESTS)
+
 bench: deps all
 	$(PYTHON) tests/bench/bench.py --postern ./postern
 
@@ -215,4 +228,4 @@ clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
 	rm -rf run .sanitize tests/integration/__pycache__ tests/fuzz/bin
 
-.PHONY: all unit deps run check check-sanitize bench install clean fuzz fuzz-short fuzz-build
+.PHONY: all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build

@@ -157,8 +157,10 @@ class Postern:
             raise PosternError("%s:%d already in use" % (self.addr, self.port))
         self._out = open(self.out_path, "ab")
         mark = self.mark()
+        # POSTERN_WRAPPER: a command put before the daemon's (valgrind).
+        wrapper = os.environ.get("POSTERN_WRAPPER", "").split()
         self.proc = subprocess.Popen(
-            [self.binary, "-d", "-c", self.conf_path],
+            wrapper + [self.binary, "-d", "-c", self.conf_path],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._out,
             start_new_session=True, cwd=self.workdir)
         self.starts += 1
