@@ -30,6 +30,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: postern [-dDnv] [-c config]\n"
 	    "       postern [-c config] queue [domain]\n"
+	    "       postern [-c config] status\n"
 	    "       postern [-c config] flush [domain]\n"
 	    "       postern [-c config] hold | release | delete QID ...\n"
 	    "       postern [-c config] policy domain [--probe]\n"

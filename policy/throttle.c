@@ -17,8 +17,10 @@
 #include "util.h"
 
 /* A learned limit is forgotten after this many windows without a
- * deferral, so a destination that raised its limit is probed again. */
+ * deferral, and not before a day, so that a destination that raised its
+ * limit is probed again (at the cost of one more deferral). */
 #define THROTTLE_FORGET_WINDOWS	7
+#define THROTTLE_FORGET_MIN	86400
 
 static const int64_t fixed_span[THR_NCOUNT] = { 60, 3600, 86400, 0 };
 
@@ -131,8 +133,12 @@ static int
 learned_valid(const struct throttle_state *st,
     const struct throttle_limits *lim, int64_t now)
 {
+	int64_t	 keep = THROTTLE_FORGET_WINDOWS * lim->window;
+
+	if (keep < THROTTLE_FORGET_MIN)
+		keep = THROTTLE_FORGET_MIN;
 	return st->learned > 0 && lim->window > 0 &&
-	    now - st->last_deferral < THROTTLE_FORGET_WINDOWS * lim->window;
+	    now - st->last_deferral < keep;
 }
 
 uint32_t

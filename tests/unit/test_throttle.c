@@ -126,8 +126,14 @@ test_learn_and_pace(void **state)
 	until = throttle_deferred(&st, &l, T0 + 22);
 	assert_int_equal(st.learned, 5);
 	throttle_sent(&st, &l, T0 + 40, 1);
-	/* Forgotten after 7 windows without a deferral. */
-	assert_int_equal(throttle_budget(&st, &l, T0 + 22 + 70, NULL),
+	/* Kept for a day at least, however short the window. */
+	assert_int_equal(throttle_budget(&st, &l, T0 + 22 + 70, NULL), 4);
+	assert_int_equal(throttle_budget(&st, &l, T0 + 22 + 86400, NULL),
+	    THROTTLE_UNLIMITED);
+	l.window = 86400;
+	assert_int_equal(throttle_budget(&st, &l, T0 + 22 + 6 * 86400, NULL),
+	    4);
+	assert_int_equal(throttle_budget(&st, &l, T0 + 22 + 7 * 86400, NULL),
 	    THROTTLE_UNLIMITED);
 	(void)until;
 }
