@@ -528,6 +528,7 @@ try_addr(struct djob *dj, const struct mx_host *h, const struct mx_addr *a,
 	}
 	dj->rep.connections++;
 	if ((c = smtp_client_open(h, a, td, opts, &o)) == NULL) {
+		log_info("%s: %s", dj->job->dest, o.text);
 		if (is_ratelimit(&o))
 			ratelimit_stop(dj, &o);
 		else if (strcmp(o.status, "4.4.1") == 0)
