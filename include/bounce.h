@@ -12,7 +12,10 @@
 #include "queue.h"
 #include "util.h"
 
-enum bounce_kind { BOUNCE_FAILED, BOUNCE_DELAYED };
+/* BOUNCE_SUCCESS: RFC 3461 §5.2.2/§6.2, NOTIFY=SUCCESS answered by
+ * postern itself, "relayed" when the next hop did not offer DSN,
+ * "delivered" for a local delivery (bounce_rcpt.action). */
+enum bounce_kind { BOUNCE_FAILED, BOUNCE_DELAYED, BOUNCE_SUCCESS };
 
 struct bounce_rcpt {
 	const struct qrcpt	*rcpt;
@@ -20,6 +23,8 @@ struct bounce_rcpt {
 	const char		*remote_mta;	/* host name or NULL */
 	long long		 last_attempt;	/* 0: now */
 	long long		 retry_until;	/* BOUNCE_DELAYED; 0: unknown */
+	const char		*action;	/* BOUNCE_SUCCESS: "relayed" or
+						 * "delivered"; NULL: by kind */
 };
 
 /*

@@ -62,5 +62,7 @@ void	smtp_client_close(struct smtp_client *);
 const char *smtp_client_relay(const struct smtp_client *);
 const char *smtp_client_tls(const struct smtp_client *);
 const char *smtp_client_auth(const struct smtp_client *);
+/* Whether the server offered DSN (RFC 3461) in its EHLO reply. */
+int	smtp_client_offers_dsn(const struct smtp_client *);
 
 #endif

@@ -174,12 +174,15 @@ static int
 rcpt_wants(const struct qrcpt *r, enum bounce_kind kind)
 {
 	uint32_t	 want = kind == BOUNCE_FAILED ? QNOTIFY_FAILURE :
-	    QNOTIFY_DELAY;
+	    kind == BOUNCE_SUCCESS ? QNOTIFY_SUCCESS : QNOTIFY_DELAY;
 
 	/* RFC 3461 §4.1: NEVER excludes all; absent NOTIFY means FAILURE
 	 * (and DELAY at the MTA's discretion: postern sends it). */
 	if (r->notify & QNOTIFY_NEVER)
 		return 0;
+	/* Success is reported only when asked for (§4.1). */
+	if (kind == BOUNCE_SUCCESS)
+		return (r->notify & want) != 0;
 	return r->notify == 0 || (r->notify & want);
 }
 
@@ -215,6 +218,9 @@ bounce_suppressed(enum bounce_kind kind, const struct qmsg *orig,
 		 * postmaster that fails is dropped, so nothing loops. */
 		if (kind == BOUNCE_DELAYED)
 			return "no delay notice for a delivery status notification";
+		if (kind == BOUNCE_SUCCESS)
+			return "no success notice for a delivery status "
+			    "notification";
 		for (i = 0; i < n; i++)
 			if (!is_postmaster(r[i].rcpt->addr, postmaster))
 				return NULL;
@@ -285,7 +291,8 @@ default_status(const struct bounce_rcpt *r, enum bounce_kind kind)
 {
 	if (r->outcome->status[0] != '\0')
 		return r->outcome->status;
-	return kind == BOUNCE_FAILED ? "5.0.0" : "4.0.0";
+	return kind == BOUNCE_FAILED ? "5.0.0" : kind == BOUNCE_SUCCESS ?
+	    "2.0.0" : "4.0.0";
 }
 
 static void
@@ -293,6 +300,13 @@ put_explanation(struct buf *b, const char *mta, enum bounce_kind kind,
     int to_postmaster)
 {
 	buf_printf(b, "This is the mail system at host %s.\r\n\r\n", mta);
+	if (kind == BOUNCE_SUCCESS) {
+		buf_appendstr(b, "Your message was successfully delivered to "
+		    "the destination(s)\r\nlisted below.  If the message was "
+		    "relayed to a system that\r\ndoes not report delivery "
+		    "status, this is the last report.\r\n\r\n");
+		return;
+	}
 	if (kind == BOUNCE_DELAYED) {
 		buf_appendstr(b, "####### THIS IS A WARNING ONLY.  YOU DO NOT "
 		    "NEED TO RESEND YOUR MESSAGE. #######\r\n\r\n"
@@ -363,7 +377,9 @@ put_rcpt_status(struct buf *b, enum bounce_kind kind,
 	v = xasprintf("rfc822; %s", r->rcpt->addr);
 	put_field(b, "Final-Recipient", v);
 	free(v);
-	put_field(b, "Action", kind == BOUNCE_FAILED ? "failed" : "delayed");
+	put_field(b, "Action", r->action != NULL ? r->action :
+	    kind == BOUNCE_FAILED ? "failed" : kind == BOUNCE_SUCCESS ?
+	    "relayed" : "delayed");
 	put_field(b, "Status", default_status(r, kind));
 	if (r->remote_mta != NULL) {
 		v = xasprintf("dns; %s", r->remote_mta);
@@ -449,7 +465,8 @@ put_headers(struct buf *b, const char *mta, enum bounce_kind kind,
 	put_field(b, "To", v);
 	free(v);
 	put_field(b, "Subject", kind == BOUNCE_DELAYED ?
-	    "Delayed Mail (still being retried)" : to_postmaster ?
+	    "Delayed Mail (still being retried)" : kind == BOUNCE_SUCCESS ?
+	    "Successful Mail Delivery Report" : to_postmaster ?
 	    "Postmaster Copy: Undelivered Mail" :
 	    "Undelivered Mail Returned to Sender");
 	put_date_field(b, "Date", now);

@@ -54,6 +54,7 @@ struct dres {
 	struct outcome	 out;
 	int		 pending;	/* not answered yet */
 	int		 resched;	/* stopped by a rate limit: no attempt */
+	int		 next_dsn;	/* the next hop takes NOTIFY itself */
 	char		 relay[320];	/* "host[addr]:port" or "none" */
 	char		 tls[160];
 	char		 auth[16];
@@ -347,6 +348,7 @@ res_note_relay(struct dres *r, struct smtp_client *c, const char *host)
 	(void)strlcpy(r->tls, smtp_client_tls(c), sizeof(r->tls));
 	(void)strlcpy(r->auth, smtp_client_auth(c), sizeof(r->auth));
 	(void)strlcpy(r->remote, host, sizeof(r->remote));
+	r->next_dsn = smtp_client_offers_dsn(c);
 }
 
 /*
@@ -739,9 +741,9 @@ route_build(struct djob *dj, struct mx_route *rt, struct outcome *why)
 /* Per message: what goes into its one queue_update. */
 struct record {
 	struct qupdate		*u;
-	struct bounce_rcpt	*failed, *delayed;
+	struct bounce_rcpt	*failed, *delayed, *succeeded;
 	struct outcome		*final;	/* the outcome as logged */
-	size_t			 nfailed, ndelayed;
+	size_t			 nfailed, ndelayed, nsucceeded;
 	uint32_t		 flags;
 };
 
@@ -780,6 +782,7 @@ record_rcpt(const struct djob *dj, const struct dmsg *dm, size_t i,
 {
 	const struct outcome	*o = &dm->res[i].out;
 	struct qupdate		*u = &rec->u[i];
+	struct bounce_rcpt	*b;
 
 	rec->final[i] = *o;
 	u->idx = dm->rcpts[i].idx;
@@ -787,6 +790,16 @@ record_rcpt(const struct djob *dj, const struct dmsg *dm, size_t i,
 	switch (o->kind) {
 	case OUTCOME_SENT:
 		u->kind = QUPD_SENT;
+		/* RFC 3461 §5.2.2: NOTIFY=SUCCESS that the next hop cannot
+		 * carry is answered here, "relayed"; a local delivery is
+		 * final, "delivered". */
+		if ((dm->rcpts[i].notify & QNOTIFY_SUCCESS) &&
+		    !dm->res[i].next_dsn) {
+			b = &rec->succeeded[rec->nsucceeded++];
+			bounce_rcpt_fill(b, dj, dm, i, o, now);
+			b->action = strcmp(dm->res[i].relay, "local") == 0 ?
+			    "delivered" : "relayed";
+		}
 		return;
 	case OUTCOME_BOUNCE:
 		u->kind = QUPD_FAIL;
@@ -852,18 +865,22 @@ record_dsn(const struct djob *dj, const struct dmsg *dm, struct record *rec,
 	size_t				 n = rec->nfailed;
 
 	*kind = BOUNCE_FAILED;
-	if (n == 0) {
-		if (rec->ndelayed == 0 || !warn_due(dj, dm, now))
-			return 0;
+	if (n == 0 && rec->ndelayed > 0 && warn_due(dj, dm, now)) {
 		*kind = BOUNCE_DELAYED;
 		br = rec->delayed;
 		n = rec->ndelayed;
 		rec->flags |= QMSG_WARNED;
-	}
+	} else if (n == 0 && rec->nsucceeded > 0) {
+		*kind = BOUNCE_SUCCESS;
+		br = rec->succeeded;
+		n = rec->nsucceeded;
+	} else if (n == 0)
+		return 0;
 	if ((why = bounce_suppressed(*kind, &dm->msg, br, n,
 	    dj->postmaster)) != NULL) {
 		log_info("%s: no %s notice: %s", dm->msg.qid,
-		    *kind == BOUNCE_FAILED ? "failure" : "delay", why);
+		    *kind == BOUNCE_FAILED ? "failure" : *kind ==
+		    BOUNCE_SUCCESS ? "success" : "delay", why);
 		return 0;
 	}
 	return bounce_build(dj->conf->hostname, dj->postmaster, *kind,
@@ -888,6 +905,7 @@ record_msg(struct djob *dj, struct dmsg *dm)
 	rec.u = xcalloc(dm->nrcpt, sizeof(*rec.u));
 	rec.failed = xcalloc(dm->nrcpt, sizeof(*rec.failed));
 	rec.delayed = xcalloc(dm->nrcpt, sizeof(*rec.delayed));
+	rec.succeeded = xcalloc(dm->nrcpt, sizeof(*rec.succeeded));
 	rec.final = xcalloc(dm->nrcpt, sizeof(*rec.final));
 	for (i = 0; i < dm->nrcpt; i++)
 		record_rcpt(dj, dm, i, &rec, now);
@@ -912,11 +930,13 @@ record_msg(struct djob *dj, struct dmsg *dm)
 		dj->rep.accepted++;
 	if (have_dsn && rc == 0)
 		log_info("%s: dsn=%s kind=%s", dm->msg.qid, dsn.msg->qid,
-		    kind == BOUNCE_FAILED ? "failure" : "delay");
+		    kind == BOUNCE_FAILED ? "failure" : kind == BOUNCE_SUCCESS ?
+		    "success" : "delay");
 	bounce_free(st);
 	free(rec.u);
 	free(rec.failed);
 	free(rec.delayed);
+	free(rec.succeeded);
 	free(rec.final);
 }
 

@@ -675,3 +675,9 @@ smtp_client_close(struct smtp_client *c)
 	drop(c);
 	free(c);
 }
+
+int
+smtp_client_offers_dsn(const struct smtp_client *c)
+{
+	return (c->ext & EHLO_DSN) != 0;
+}

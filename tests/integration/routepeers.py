@@ -148,3 +148,52 @@ def wait_until(fn, timeout, step=0.1):
             return v
         time.sleep(step)
     return fn()
+
+
+DSN_PARAMS = ("RET", "ENVID", "NOTIFY", "ORCPT")
+
+
+class _DsnSMTP(peers._SMTP):
+    """Takes the RFC 3461 parameters (aiosmtpd refuses unknown ones)."""
+
+    def _getparams(self, params):
+        got = super()._getparams(params)
+        if got is not None:
+            for k in DSN_PARAMS:
+                got.pop(k, None)
+        return got
+
+
+class _DsnHandler(peers._Handler):
+    async def handle_EHLO(self, server, session, envelope, hostname,
+                          responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-DSN", responses[-1]]
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        with self.mx.lock:
+            self.mx.rcpt_params.append((address, list(rcpt_options)))
+        return await super().handle_RCPT(server, session, envelope, address,
+                                         rcpt_options)
+
+
+class _DsnController(peers._Controller):
+    def factory(self):
+        return _DsnSMTP(self.handler, self.mx, **self.SMTP_kwargs)
+
+
+class DsnMX(peers.RecordingMX):
+    """A recording MX that offers DSN (RFC 3461) and keeps the MAIL and
+    RCPT parameters it was given (rcpt_params: [(address, [params])])."""
+
+    def __init__(self, host, **kw):
+        super().__init__(host, **kw)
+        self.rcpt_params = []
+
+    def start(self):
+        self._controller = _DsnController(
+            self, _DsnHandler(self), hostname=self.host, port=self.port,
+            server_hostname=self.hostname, ready_timeout=10)
+        self._controller.start()
+        return self
