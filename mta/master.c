@@ -54,6 +54,8 @@ struct master {
 	size_t			 nkids;
 	pid_t			 runner;
 	int64_t			 runner_restart;	/* mono ms, 0: none */
+	int			 recover;	/* queue recovery pending */
+	int64_t			 recover_at;	/* mono ms */
 	pid_t			 pickup;	/* maildrop.h */
 	int64_t			 pickup_restart;
 	int			 wake[2];
@@ -246,14 +248,14 @@ start_pickup(struct master *m)
 }
 
 static void
-refuse(int fd, const struct config *conf, const char *why)
+refuse(int fd, const struct config *conf, const char *status, const char *why)
 {
 	char	 line[512];
 	int	 n;
 
 	/* Best effort: the socket is non-blocking and we never wait. */
-	n = snprintf(line, sizeof(line), "421 4.7.0 %s %s\r\n", conf->hostname,
-	    why);
+	n = snprintf(line, sizeof(line), "421 %s %s %s\r\n", status,
+	    conf->hostname, why);
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)write(fd, line, (size_t)n);
 	(void)close(fd);
@@ -282,6 +284,10 @@ accept_one(struct master *m, const struct lsock *ls)
 			log_warn("accept");
 		return;
 	}
+	if (m->q == NULL) {
+		refuse(fd, m->conf, "4.3.0", "Queue recovery in progress, try again later");
+		return;
+	}
 	mine = sessions_from(m, &peer, &total);
 	if (total >= (size_t)m->conf->max_children ||
 	    mine >= (size_t)m->conf->max_children_per_ip) {
@@ -289,12 +295,12 @@ accept_one(struct master *m, const struct lsock *ls)
 		log_warnx("connection from [%s] refused: %s", ip,
 		    total >= (size_t)m->conf->max_children ?
 		    "too many connections" : "too many connections from it");
-		refuse(fd, m->conf, "Too many connections, try again later");
+		refuse(fd, m->conf, "4.7.0", "Too many connections, try again later");
 		return;
 	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
-		refuse(fd, m->conf, "Temporary resource shortage");
+		refuse(fd, m->conf, "4.3.0", "Temporary resource shortage");
 		return;
 	}
 	if (pid == 0) {
@@ -324,8 +330,11 @@ reap(struct master *m)
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
 			/* It may have died inside a transaction. */
-			if (queue_failchk(m->q) == -1)
-				log_warnx("queue needs recovery: restart postern");
+			if (m->q != NULL && !m->recover &&
+			    queue_failchk(m->q) == -1) {
+				m->recover = 1;
+				m->recover_at = 0;
+			}
 		}
 		if (pid == m->runner) {
 			m->runner = 0;
@@ -352,6 +361,42 @@ shutdown_children(struct master *m)
 	}
 	for (i = 0; i < m->nkids; i++)
 		(void)kill(m->kids[i].pid, SIGKILL);
+	deadline = mono_msec() + 5000;
+	while (m->nkids > 0 && mono_msec() < deadline) {
+		usleep(20000);
+		reap(m);
+	}
+}
+
+/*
+ * A process died holding locks or mutexes that failchk cannot release
+ * (DB_RUNRECOVERY: a kill -9 at the wrong instant, SIGBUS on a full
+ * disk).  Recovery needs every other user of the environment gone: stop
+ * them all (workers die with their runner), recover, and carry on.  Mail
+ * acknowledged with 250 is in the log and survives; sessions cut off here
+ * had no 250 for their message.  While recovery fails (no space to write
+ * the log), connections get 421 and it is tried again.
+ */
+static void
+recover_queue(struct master *m)
+{
+	char	 err[512];
+
+	log_warnx("queue: a process died inside the queue: stopping every "
+	    "process to run recovery");
+	shutdown_children(m);
+	if (m->q != NULL)
+		queue_close(m->q);
+	m->q = NULL;
+	if (queue_open(&m->q, m->conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
+	    err, sizeof(err)) == -1) {
+		m->q = NULL;
+		m->recover_at = mono_msec() + 5000;
+		log_warnx("queue: recovery failed: %s; trying again in 5 s", err);
+		return;
+	}
+	m->recover = 0;
+	log_info("queue: recovery complete, resuming");
 }
 
 static int
@@ -391,9 +436,13 @@ master_loop(struct master *m)
 	int		 timeout;
 
 	for (;;) {
-		if (m->runner == 0 && mono_msec() >= m->runner_restart)
+		if (m->recover && mono_msec() >= m->recover_at)
+			recover_queue(m);
+		if (m->q != NULL && m->runner == 0 &&
+		    mono_msec() >= m->runner_restart)
 			start_runner(m);
-		if (m->pickup == 0 && mono_msec() >= m->pickup_restart)
+		if (m->q != NULL && m->pickup == 0 &&
+		    mono_msec() >= m->pickup_restart)
 			start_pickup(m);
 		for (i = 0; i < m->nsocks; i++) {
 			pfd[i].fd = m->socks[i].fd;

@@ -14,11 +14,17 @@
  */
 #include <sys/types.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#elif defined(__FreeBSD__)
+#include <sys/procctl.h>
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sysexits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +64,7 @@ struct inflight {
 
 struct worker {
 	pid_t			 pid;	/* 0: free slot */
+	pid_t			 runner;	/* getpid() of the runner that forked it */
 	char			*dest;
 	struct deliver_item	*items;
 	size_t			 nitems;
@@ -403,6 +410,26 @@ dest_running(const struct runner *r, const char *key)
 	return n;
 }
 
+/*
+ * A worker outliving its runner would race the next runner for the same
+ * recipients (a second delivery while the first waits for its reply) and
+ * would keep the queue open through a recovery.  It dies with the runner.
+ */
+static void
+die_with_runner(pid_t runner)
+{
+#if defined(__linux__)
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+#elif defined(__FreeBSD__)
+	int	 sig = SIGKILL;
+
+	(void)procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig);
+#endif
+	/* The runner may already be gone: then so are we. */
+	if (getppid() != runner)
+		_exit(EX_TEMPFAIL);
+}
+
 /* In the child: no handle of the runner is used (queue, pipes); the
  * worker opens its own.  _exit() so nothing of the parent is flushed. */
 static _Noreturn void
@@ -422,6 +449,7 @@ worker_child(struct runner *r, const struct worker *w)
 	(void)close(sigpipe[0]);
 	(void)close(sigpipe[1]);
 	(void)close(r->wake_fd);
+	die_with_runner(w->runner);
 	for (i = 0; i < r->nslots; i++)
 		if (&r->w[i] != w && r->w[i].report_fd != -1)
 			(void)close(r->w[i].report_fd);
@@ -496,6 +524,7 @@ worker_spawn(struct runner *r, const char *key, const struct due *v, size_t n)
 	(void)fcntl(fds[0], F_SETFD, FD_CLOEXEC);
 	(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	w->report_fd = fds[1];
+	w->runner = getpid();
 	if ((pid = fork()) == -1) {
 		log_warn("runner: fork for %s", key);
 		(void)close(fds[0]);

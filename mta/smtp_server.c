@@ -467,9 +467,53 @@ wake_runner(struct session *s)
 		log_warn("wake runner");
 }
 
-/* The commit point: 250 only after queue_submit returned 0. */
+/*
+ * On a full file system Berkeley DB can fault (SIGBUS) while it grows a
+ * memory-mapped region file inside queue_open or queue_submit.  Nothing of
+ * the message is committed then.  The client is told 452 (in clear only:
+ * a TLS record cannot be written from a signal handler, so under TLS the
+ * connection just closes, still without a 250) and the process exits; the
+ * master sees the abnormal exit and recovers the queue (master.c).
+ */
+static volatile sig_atomic_t sigbus_fd = -1;
+
+static void
+on_sigbus(int sig)
+{
+	static const char msg[] = "452 4.3.1 Insufficient system storage\r\n";
+
+	(void)sig;
+	if (sigbus_fd != -1)
+		(void)write(sigbus_fd, msg, sizeof(msg) - 1);
+	_exit(75);	/* EX_TEMPFAIL */
+}
+
+static void
+sigbus_guard(struct session *s, int on)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	(void)sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on ? on_sigbus : SIG_DFL;
+	sigbus_fd = on && netio_ssl(s->nio) == NULL ? netio_fd(s->nio) : -1;
+	(void)sigaction(SIGBUS, &sa, NULL);
+}
+
+static void
+data_queue_guarded(struct session *, const char *, struct buf *);
+
 static void
 data_queue(struct session *s, const char *qid, struct buf *body)
+{
+	sigbus_guard(s, 1);
+	data_queue_guarded(s, qid, body);
+	sigbus_guard(s, 0);
+}
+
+/* The commit point: 250 only after queue_submit returned 0. */
+static void
+data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 {
 	struct qmsg	 m;
 	struct qnew	 qn;
