@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,11 +53,16 @@ struct netio *
 netio_new(int fd)
 {
 	struct netio	*n = xcalloc(1, sizeof(*n));
-	int		 fl;
+	int		 fl, on = 1;
 
 	n->fd = fd;
 	if ((fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	/* Output is buffered here and flushed at the protocol's turn of
+	 * speech: Nagle's algorithm would only hold the last segment (the
+	 * end of data, a reply) until a delayed ACK, ~40 ms a message.
+	 * Not a TCP socket (a pipe, a UNIX socket): nothing to do. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	n->incap = NETIO_INBUF;
 	n->in = xmalloc(n->incap);
 	buf_init(&n->out);

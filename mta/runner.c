@@ -756,6 +756,13 @@ dispatch(struct runner *r, struct due *v, size_t n)
 			if (budget != THROTTLE_UNLIMITED && budget < maxb)
 				maxb = budget;
 			len = batch_len(&v[cur[g]], end - cur[g], maxb);
+			/* Under load, fill batches: while a worker serves
+			 * this next hop, another starts only with a full
+			 * batch; the rest waits for a running one to end and
+			 * then goes out over one connection. */
+			if (cur[g] + len == end &&
+			    dest_running(r, v[cur[g]].key) > 0)
+				continue;
 			if (worker_spawn(r, v[cur[g]].key, &v[cur[g]], len))
 				goto done;
 			cur[g] += len;
