@@ -68,6 +68,11 @@ void	throttle_sent(struct throttle_state *, const struct throttle_limits *,
  * throttle_sent).  Learns the limit and blocks; returns the block end. */
 int64_t	throttle_deferred(struct throttle_state *,
 	    const struct throttle_limits *, int64_t now);
+/* Learns from the messages counted within the window at now (as
+ * throttle_deferred does, without blocking): for a deferral that came
+ * while other connections were still sending, once they reported. */
+void	throttle_learn(struct throttle_state *,
+	    const struct throttle_limits *, int64_t now);
 /* Whether the state says anything worth keeping or showing. */
 int	throttle_active(const struct throttle_state *, int64_t now);
 

@@ -86,6 +86,8 @@ struct dstate {
 	uint32_t		 inflight;
 	int64_t			 last_used;
 	int64_t			 logged_block;	/* block end last logged */
+	int			 learn_pending;	/* deferral seen while other
+						 * workers were still sending */
 };
 
 struct runner {
@@ -376,6 +378,7 @@ dstate_report(struct runner *r, const struct worker *w,
 	struct throttle_limits	 lim;
 	struct dstate		*d = dstate_get(r, w->dest);
 	int64_t			 now = (int64_t)time(NULL), until;
+	uint32_t		 prev;
 
 	d->inflight = d->inflight > w->nmsgs ? d->inflight - w->nmsgs : 0;
 	d->last_used = now;
@@ -384,7 +387,14 @@ dstate_report(struct runner *r, const struct worker *w,
 	dest_limits(r, w->dest, &lim);
 	throttle_sent(&d->st, &lim, now, rep->accepted);
 	if (rep->ratelimited) {
+		prev = d->st.learned;
 		until = throttle_deferred(&d->st, &lim, now);
+		/* Workers still sending have not counted their messages
+		 * yet: the limit is learned when the last one reports. */
+		if (d->inflight > 0) {
+			d->st.learned = prev;
+			d->learn_pending = 1;
+		}
 		log_info("runner: %s: rate-limit reply after %u accepted "
 		    "message(s) on %u connection(s) (%.200s): learned %u per "
 		    "%llds, paced at %u, paused %llds (deferral %u)", w->dest,
@@ -392,6 +402,13 @@ dstate_report(struct runner *r, const struct worker *w,
 		    d->st.learned, (long long)lim.window,
 		    throttle_pace(d->st.learned), (long long)(until - now),
 		    d->st.deferrals);
+	}
+	if (d->learn_pending && d->inflight == 0) {
+		d->learn_pending = 0;
+		throttle_learn(&d->st, &lim, now);
+		log_info("runner: %s: learned %u per %llds after the workers "
+		    "under way reported", w->dest, d->st.learned,
+		    (long long)lim.window);
 	}
 	if (rep->ratelimited || rep->accepted > 0)
 		dstate_save(r, d, &lim, now);
@@ -701,6 +718,10 @@ dest_budget(struct runner *r, const char *key, size_t waiting, size_t *conc)
 	dest_limits(r, key, &lim);
 	*conc = lim.concurrency ? lim.concurrency :
 	    (size_t)r->conf->max_per_destination;
+	/* A destination that limits our rate gets one connection at a
+	 * time: what it accepted is then counted before it says no. */
+	if (throttle_active(&d->st, now))
+		*conc = 1;
 	d->last_used = now;
 	b = throttle_budget(&d->st, &lim, now, &next);
 	if (b != THROTTLE_UNLIMITED)

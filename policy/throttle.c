@@ -191,18 +191,26 @@ throttle_sent(struct throttle_state *st, const struct throttle_limits *lim,
 	st->deferrals = 0;
 }
 
-int64_t
-throttle_deferred(struct throttle_state *st, const struct throttle_limits *lim,
+void
+throttle_learn(struct throttle_state *st, const struct throttle_limits *lim,
     int64_t now)
 {
 	uint32_t	 seen = count_get(&st->c[THR_LEARN], lim->window, now);
-	int64_t		 b = lim->backoff_min > 0 ? lim->backoff_min : 1;
-	uint32_t	 i;
 
 	/* What it took within its window before saying no is its limit;
 	 * a refusal of the very first message teaches nothing new. */
 	if (seen > 0)
 		st->learned = seen;
+}
+
+int64_t
+throttle_deferred(struct throttle_state *st, const struct throttle_limits *lim,
+    int64_t now)
+{
+	int64_t		 b = lim->backoff_min > 0 ? lim->backoff_min : 1;
+	uint32_t	 i;
+
+	throttle_learn(st, lim, now);
 	if (st->deferrals < UINT32_MAX)
 		st->deferrals++;
 	for (i = 1; i < st->deferrals && b < lim->backoff_max; i++)
