@@ -508,6 +508,10 @@ master_main(struct config *conf, int foreground)
 
 	memset(&m, 0, sizeof(m));
 	m.conf = conf;
+	/* The pidfile exists before the handlers do: a reload (SIGHUP) or a
+	 * flush (SIGUSR1) sent during start-up must not kill the daemon. */
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGUSR1, SIG_IGN);
 	tls_init();
 	/* Local delivery keeps root in its own small process (local.h),
 	 * forked before any listener exists. */
