@@ -42,7 +42,7 @@ MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
-		mta/crashpoint.o
+		mta/crashpoint.o mta/smtp_auth.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -57,7 +57,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_sendmail_args tests/unit/test_tls_table \
 		tests/unit/test_mta_sts tests/unit/test_dane \
 		tests/unit/test_tls_decide tests/unit/test_throttle \
-		tests/unit/test_dtable
+		tests/unit/test_dtable tests/unit/test_smtp_auth
 
 .SUFFIXES: .c .o
 .c.o:
@@ -115,10 +115,12 @@ tests/unit/test_smtp_wire: tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OB
 tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/smtp_wire.o \
-		mta/netio.o mta/tls.o \
+		mta/netio.o mta/tls.o mta/smtp_auth.o \
 		policy/tls_policy.o
 tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_auth: tests/unit/test_smtp_auth.c mta/smtp_auth.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_auth.c mta/smtp_auth.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 
