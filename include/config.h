@@ -79,6 +79,8 @@ struct config {
 
 	/* delivery */
 	char		*relayhost;	/* "[host]:port" or "host:port"; empty: MX */
+	char		*relayhost_auth_file;	/* next hop -> AUTH user, password
+						 * (smtp_auth.h); empty: none */
 	long long	 smtp_port;	/* remote port for MX delivery (tests) */
 	long long	 connect_timeout;	/* seconds */
 	long long	 client_timeout;	/* seconds, per reply */

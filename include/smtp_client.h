@@ -2,7 +2,8 @@
  * smtp_client: one outbound SMTP connection, RFC 5321 client side.
  * Greeting, EHLO (HELO fallback), STARTTLS as the TLS decision demands
  * (RFC 3207), PIPELINING when offered (RFC 2920), MAIL/RCPT/DATA with
- * dot-stuffing and CRLF only (never a bare CR or LF on the wire), RSET
+ * dot-stuffing and CRLF only (never a bare CR or LF on the wire), AUTH
+ * (RFC 4954) to a next hop with credentials, only over TLS, RSET
  * between messages so one connection carries several, QUIT.
  * Every failure fills an outcome; nothing is decided about the queue here.
  */
@@ -16,12 +17,17 @@
 #include "queue.h"
 #include "tls_policy.h"
 
+struct smtp_auth_cred;
+
 struct smtp_client_opts {
 	const char	*helo;		/* our host name */
 	int		 port;
 	int		 connect_timeout;	/* seconds */
 	int		 reply_timeout;		/* seconds, per reply */
 	SSL_CTX		*tls_ctx;		/* client context (tls.h) */
+	/* AUTH PLAIN or LOGIN with these after EHLO (smtp_auth.h); NULL:
+	 * no AUTH.  Without TLS up, open defers (4.7.10) before any AUTH. */
+	const struct smtp_auth_cred *cred;
 };
 
 struct smtp_client;
@@ -36,9 +42,10 @@ struct smtp_client;
  * level that requires TLS are 4.7.4 (STARTTLS missing or refused) or
  * 4.7.5 (handshake or certificate), and no MAIL is ever sent in clear.
  * Under TLS_MAY a failed handshake reconnects in clear to the same address
- * (tls_policy.h: tls_plaintext_fallback_ok()).  opts and the decision
- * are copied; what they point to (helo, tls_ctx, TLSA data) must outlive
- * the client.
+ * (tls_policy.h: tls_plaintext_fallback_ok()).  With opts->cred, AUTH
+ * follows; a refusal is a DEFER (4.7.8 for 535: a configuration problem,
+ * never a bounce).  opts and the decision are copied; what they point to
+ * (helo, tls_ctx, cred, TLSA data) must outlive the client.
  */
 struct smtp_client *smtp_client_open(const struct mx_host *,
 	    const struct mx_addr *, const struct tls_decision *,

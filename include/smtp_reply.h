@@ -26,6 +26,7 @@
 #define EHLO_DSN		0x0020	/* RFC 3461 */
 #define EHLO_ENHANCEDSTATUSCODES 0x0040	/* RFC 2034 */
 #define EHLO_CHUNKING		0x0080	/* RFC 3030 */
+#define EHLO_AUTH		0x0100	/* RFC 4954 */
 
 struct smtp_reply {
 	int		 code;		/* 200..599 once complete */
@@ -35,6 +36,9 @@ struct smtp_reply {
 					 * EHLO keywords */
 	unsigned	 ext;		/* EHLO_* seen */
 	unsigned long long size;	/* SIZE parameter, 0: none given */
+	/* AUTH parameters, the SASL mechanisms offered ("PLAIN LOGIN");
+	 * "AUTH=" lines of older servers are added too. */
+	char		 auth[128];
 	char		 status[12];	/* enhanced status, "" when none */
 	/* "550 5.1.1 <x@y>: user unknown", continuation texts appended after
 	 * a space, controls replaced: one line for logs and DSNs. */

@@ -68,6 +68,7 @@ static const struct ckey keys[] = {
 	{ "resolver_trust_anchor", C_STR, O(resolver_trust_anchor), "", 0, 0 },
 	{ "resolver_option",	C_APPEND, O(resolver_options), "", 0, 0 },
 	{ "relayhost",		C_STR, O(relayhost), "", 0, 0 },
+	{ "relayhost_auth_file", C_STR, O(relayhost_auth_file), "", 0, 0 },
 	{ "smtp_port",		C_INT, O(smtp_port), "25", 1, 65535 },
 	{ "connect_timeout",	C_DURATION, O(connect_timeout), "30s", 1, 3600 },
 	{ "client_timeout",	C_DURATION, O(client_timeout), "5m", 1, 86400 },

@@ -38,6 +38,7 @@
 #include "outcome.h"
 #include "queue.h"
 #include "relay.h"
+#include "smtp_auth.h"
 #include "smtp_client.h"
 #include "throttle.h"
 #include "tls.h"
@@ -82,6 +83,8 @@ struct djob {
 	size_t			 nm;
 	int			 relayed;	/* via relayhost or transport */
 	const char		*nexthop;	/* relayhost or transport entry */
+	struct smtp_auth_cred	 cred;		/* AUTH to nexthop, if have_cred */
+	int			 have_cred;
 	struct deliver_report	 rep;		/* for the runner */
 	int			 port;
 	struct outcome		 last_defer;	/* connection-level failures */
@@ -281,6 +284,11 @@ tls_decide(struct djob *dj, const struct mx_route *rt,
 	 * client then defers every level that forbids clear text. */
 	if (dj->tls == NULL && d->level == TLS_LEVEL_MAY)
 		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
+	/* RFC 4954 §4, RFC 8314 §3: credentials only ever go over TLS, so
+	 * a next hop we authenticate to needs at least encrypt. */
+	if (dj->have_cred && d->level < TLS_LEVEL_ENCRYPT)
+		tls_decision_init(d, TLS_LEVEL_ENCRYPT, "relayhost_auth_file",
+		    h->name);
 	log_debug("%s: %s: tls policy %s (%s)", dj->job->dest, h->name,
 	    tls_level_name(d->level), d->why);
 	return 0;
@@ -557,6 +565,7 @@ deliver_route(struct djob *dj, const struct mx_route *rt)
 	opts.connect_timeout = (int)dj->conf->connect_timeout;
 	opts.reply_timeout = (int)dj->conf->client_timeout;
 	opts.tls_ctx = dj->tls;
+	opts.cred = dj->have_cred ? &dj->cred : NULL;
 	for (h = 0; h < rt->nhosts && any_pending(dj); h++) {
 		if (tls_decide(dj, rt, &rt->hosts[h], &td, &o) == -1) {
 			note_conn_failure(dj, &o);
@@ -964,6 +973,32 @@ deliver_local(struct djob *dj)
 	}
 }
 
+/*
+ * The next hop's credentials from relayhost_auth_file, read here, by the
+ * worker, as the unprivileged user.  A file that cannot be used defers
+ * the batch (4.3.5): sending without AUTH would let the smarthost refuse,
+ * and bounce, mail that only waits for the file to be fixed.
+ */
+static int
+auth_setup(struct djob *dj, struct outcome *why)
+{
+	char	 err[512];
+	int	 rc;
+
+	if (!dj->relayed || *dj->conf->relayhost_auth_file == '\0')
+		return 0;
+	rc = smtp_auth_load(dj->conf->relayhost_auth_file, dj->nexthop,
+	    &dj->cred, err, sizeof(err));
+	if (rc >= 0) {
+		dj->have_cred = rc;
+		return 0;
+	}
+	log_warnx("%s: relayhost_auth_file not used: %s", dj->job->dest, err);
+	outcome_set(why, OUTCOME_DEFER, "4.3.5", "relayhost_auth_file not "
+	    "used: %s", err);
+	return -1;
+}
+
 static void
 deliver_remote(struct djob *dj)
 {
@@ -971,7 +1006,7 @@ deliver_remote(struct djob *dj)
 	struct outcome	 why;
 
 	memset(&rt, 0, sizeof(rt));
-	if (route_build(dj, &rt, &why) == -1) {
+	if (auth_setup(dj, &why) == -1 || route_build(dj, &rt, &why) == -1) {
 		/* DEFER or BOUNCE as the resolver said, for the batch. */
 		settle_pending(dj, &why);
 		return;
@@ -985,6 +1020,7 @@ deliver_remote(struct djob *dj)
 	settle_unreached(dj, &rt);
 	tls_policy_ctx_free(&dj->tp);
 	mx_route_free(&rt);
+	smtp_auth_clear(&dj->cred);
 }
 
 static int

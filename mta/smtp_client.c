@@ -2,7 +2,8 @@
  * Outbound SMTP, RFC 5321 client side: connect, greeting, EHLO (HELO
  * fallback), STARTTLS per the TLS decision (RFC 3207), then transactions
  * with PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152),
- * SMTPUTF8 (RFC 6531) and DSN (RFC 3461) parameters when offered.
+ * SMTPUTF8 (RFC 6531) and DSN (RFC 3461) parameters when offered, and
+ * AUTH (RFC 4954) when the next hop has credentials.
  *
  * Outcomes: every recipient leaves smtp_client_send() with one.  During a
  * transaction an accepted RCPT is held as a tentative SENT; the reply to
@@ -23,6 +24,7 @@
 #include "compat.h"
 #include "log.h"
 #include "netio.h"
+#include "smtp_auth.h"
 #include "smtp_client.h"
 #include "smtp_reply.h"
 #include "smtp_wire.h"
@@ -45,6 +47,7 @@ struct smtp_client {
 	char		 tlsdesc[128];
 	const char	*auth;
 	unsigned	 ext;		/* EHLO_* of the current session */
+	char		 mechs[128];	/* its AUTH mechanisms */
 	unsigned long long maxsize;	/* SIZE, 0: no limit announced */
 	int		 need_rset;	/* a transaction ran on this session */
 	int		 dead;		/* connection unusable */
@@ -170,9 +173,11 @@ hello(struct smtp_client *c, struct outcome *out)
 		return -1;
 	c->ext = 0;
 	c->maxsize = 0;
+	c->mechs[0] = '\0';
 	if (r.code / 100 == 2) {
 		c->ext = r.ext;
 		c->maxsize = r.size;
+		(void)strlcpy(c->mechs, r.auth, sizeof(c->mechs));
 		return 0;
 	}
 	if (r.code / 100 != 5)
@@ -311,6 +316,121 @@ session(struct smtp_client *c, int try_tls, struct outcome *out, char *why,
 	return 0;
 }
 
+/* Sends a line that carries a secret and reads the reply; the copy in
+ * b is wiped whatever happens. */
+static int
+secret_command(struct smtp_client *c, struct smtp_reply *r, struct buf *b,
+    struct outcome *out)
+{
+	buf_appendstr(b, "\r\n");
+	(void)netio_write(c->nio, b->data, b->len);
+	explicit_bzero(b->data, b->len);
+	buf_reset(b);
+	if (flush_out(c, "AUTH", out) == -1)
+		return -1;
+	return read_reply(c, r, 0, c->opts.reply_timeout, "AUTH", out);
+}
+
+/* RFC 4954 §4 with the RFC 4616 initial response: one round trip. */
+static int
+auth_plain(struct smtp_client *c, struct smtp_reply *r, struct outcome *out)
+{
+	struct buf	 b;
+	int		 rc;
+
+	buf_init(&b);
+	smtp_auth_plain(&b, c->opts.cred->user, c->opts.cred->pass);
+	rc = secret_command(c, r, &b, out);
+	buf_free(&b);
+	return rc;
+}
+
+/* LOGIN: the user name and the password, each after a 334 challenge
+ * (whatever its text says). */
+static int
+auth_login(struct smtp_client *c, struct smtp_reply *r, struct outcome *out)
+{
+	const char	*step[2] = { c->opts.cred->user, c->opts.cred->pass };
+	struct buf	 b;
+	int		 i, rc;
+
+	if ((rc = command(c, r, 0, "AUTH", out, "AUTH LOGIN")) == -1)
+		return -1;
+	buf_init(&b);
+	for (i = 0; i < 2 && rc == 0 && r->code == 334; i++) {
+		smtp_auth_base64(&b, step[i], strlen(step[i]));
+		rc = secret_command(c, r, &b, out);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* The final reply: 235 or a DEFER.  RFC 4954 §6: 535 5.7.8 means the
+ * credentials are wrong; like every AUTH failure it is about our
+ * configuration, not the message, so the mail waits (4.7.8). */
+static int
+auth_result(struct smtp_client *c, const struct smtp_reply *r,
+    enum smtp_auth_mech m, struct outcome *out)
+{
+	struct smtp_reply cancel;
+	struct outcome	 o;
+	char		 st[12];
+
+	if (r->code == 235) {
+		log_info("relay=%s authenticated: AUTH %s as %s",
+		    c->relay, smtp_auth_mech_name(m), c->opts.cred->user);
+		return 0;
+	}
+	/* §4: "*" cancels an exchange the server wants to go on with. */
+	if (r->code == 334)
+		(void)command(c, &cancel, 0, "AUTH", &o, "*");
+	(void)smtp_reply_status(r, st, sizeof(st));
+	if (r->code == 535 || r->code == 334)
+		(void)strlcpy(st, r->code == 535 ? "4.7.8" : "4.7.0",
+		    sizeof(st));
+	st[0] = '4';
+	outcome_set(out, OUTCOME_DEFER, st, "%s authentication failed: AUTH "
+	    "%s as %s to %s: %s", st, smtp_auth_mech_name(m),
+	    c->opts.cred->user, c->relay, r->text);
+	if (r->code == 421)
+		c->dead = 1;
+	return -1;
+}
+
+/*
+ * RFC 4954 client side, after EHLO on the TLS session.  §4 and RFC 8314
+ * §3: a password never travels in clear, so without TLS nothing is sent
+ * and the mail waits (4.7.10, encryption needed).  PLAIN is preferred,
+ * LOGIN the fallback; a server that offers neither is not written to.
+ */
+static int
+authenticate(struct smtp_client *c, struct outcome *out)
+{
+	struct smtp_reply	 r;
+	enum smtp_auth_mech	 m;
+	int			 rc;
+
+	if (netio_ssl(c->nio) == NULL) {
+		outcome_set(out, OUTCOME_DEFER, "4.7.10", "4.7.10 TLS is not "
+		    "up with %s: refusing to send credentials in clear",
+		    c->relay);
+		return -1;
+	}
+	m = smtp_auth_choose(c->mechs, strlen(c->mechs));
+	if (!(c->ext & EHLO_AUTH) || m == SMTP_AUTH_NONE) {
+		outcome_set(out, OUTCOME_DEFER, "4.7.0", "4.7.0 credentials "
+		    "for %s are configured, but it offers no AUTH PLAIN or "
+		    "LOGIN (AUTH %s)", c->relay, c->ext & EHLO_AUTH ?
+		    c->mechs : "not offered");
+		return -1;
+	}
+	rc = m == SMTP_AUTH_PLAIN ? auth_plain(c, &r, out) :
+	    auth_login(c, &r, out);
+	if (rc == -1)
+		return -1;
+	return auth_result(c, &r, m, out);
+}
+
 static void
 drop(struct smtp_client *c)
 {
@@ -349,6 +469,8 @@ smtp_client_open(const struct mx_host *host, const struct mx_addr *addr,
 		drop(c);
 		rc = session(c, 0, out, why, sizeof(why));
 	}
+	if (rc == 0 && c->opts.cred != NULL)
+		rc = authenticate(c, out);
 	if (rc != 0) {
 		smtp_client_close(c);
 		return NULL;

@@ -131,12 +131,29 @@ reply_text(struct smtp_reply *r, int code, const char *t, size_t tlen)
 	text_append(r, t, tlen);
 }
 
+/* RFC 4954 §3: "AUTH" SP mechanism *(SP mechanism); the mechanisms
+ * are kept as offered (bounded) for smtp_auth_choose(). */
+static void
+ehlo_auth(struct smtp_reply *r, const char *t, size_t tlen)
+{
+	size_t	 n = strlen(r->auth);
+
+	tlen = chomp(t, tlen);
+	if (tlen <= 5 || n + 1 + (tlen - 5) >= sizeof(r->auth))
+		return;
+	if (n > 0)
+		r->auth[n++] = ' ';
+	memcpy(r->auth + n, t + 5, tlen - 5);
+	r->auth[n + tlen - 5] = '\0';
+}
+
 int
 smtp_reply_add(struct smtp_reply *r, const char *p, size_t len,
     const char **why)
 {
 	const char	*t, *err;
 	size_t		 tlen;
+	unsigned	 kw;
 	int		 code, last;
 
 	if (r->done) {
@@ -152,8 +169,12 @@ smtp_reply_add(struct smtp_reply *r, const char *p, size_t len,
 		return -1;
 	}
 	reply_text(r, code, t, tlen);
-	if (r->ehlo && r->nlines > 1)
-		r->ext |= smtp_ehlo_keyword(t, tlen, &r->size);
+	if (r->ehlo && r->nlines > 1) {
+		kw = smtp_ehlo_keyword(t, tlen, &r->size);
+		if (kw == EHLO_AUTH)
+			ehlo_auth(r, t, tlen);
+		r->ext |= kw;
+	}
 	/* §4.2.1: every line carries the same code; if a broken server
 	 * changes it, the last line's code is the answer. */
 	r->code = code;
@@ -181,6 +202,7 @@ static const struct {
 	{ "DSN",		EHLO_DSN },
 	{ "ENHANCEDSTATUSCODES", EHLO_ENHANCEDSTATUSCODES },
 	{ "CHUNKING",		EHLO_CHUNKING },
+	{ "AUTH",		EHLO_AUTH },
 };
 
 /* RFC 1870 §4: "SIZE" [SP number]; 0 or absent means no fixed limit. */

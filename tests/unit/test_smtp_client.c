@@ -124,6 +124,7 @@ target(int family, int port, struct mx_host *h, struct mx_addr *a,
 {
 	memset(h, 0, sizeof(*h));
 	memset(a, 0, sizeof(*a));
+	memset(o, 0, sizeof(*o));
 	(void)strlcpy(h->name, "mx.postern.test", sizeof(h->name));
 	a->family = family;
 	if (family == AF_INET) {

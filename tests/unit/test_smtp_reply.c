@@ -203,8 +203,10 @@ test_ehlo(void **state)
 	/* The greeting line is not a keyword; STARTTLSX is not STARTTLS. */
 	assert_int_equal(r.ext, EHLO_PIPELINING | EHLO_SIZE | EHLO_8BITMIME |
 	    EHLO_ENHANCEDSTATUSCODES | EHLO_DSN | EHLO_SMTPUTF8 |
-	    EHLO_CHUNKING);
+	    EHLO_CHUNKING | EHLO_AUTH);
 	assert_true(r.size == 10240000ULL);
+	/* RFC 4954 AUTH and the older "AUTH=" line, both kept. */
+	assert_string_equal(r.auth, "PLAIN LOGIN PLAIN LOGIN");
 }
 
 static void
