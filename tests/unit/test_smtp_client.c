@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "compat.h"
+#include "smtp_auth.h"
 #include "smtp_client.h"
 #include "tls.h"
 #include "util.h"
@@ -305,6 +306,73 @@ test_starttls_may(void **state)
 	assert_int_equal(out[0].kind, OUTCOME_SENT);
 	assert_int_equal(strncmp(tlsd, "TLSv1.3/TLS_", 12), 0);
 	assert_string_equal(auth, "untrusted");
+}
+
+/* Opens with credentials under level l; returns the record. */
+static char *
+auth_open(const char *const *args, enum tls_level l, struct outcome *oo)
+{
+	struct smtp_auth_cred	 cr;
+	struct smtp_client_opts	 o;
+	struct tls_decision	 d;
+	struct smtp_client	*c;
+	struct mx_host		 h;
+	struct mx_addr		 a;
+	struct peer		 p = peer_start(AF_INET, args);
+
+	memset(&cr, 0, sizeof(cr));
+	(void)strlcpy(cr.user, "alice", sizeof(cr.user));
+	(void)strlcpy(cr.pass, "s3cret", sizeof(cr.pass));
+	target(AF_INET, p.port, &h, &a, &o);
+	o.cred = &cr;
+	decision(&d, l);
+	c = smtp_client_open(&h, &a, &d, &o, oo);
+	assert_null(c);
+	return peer_finish(p);
+}
+
+/* RFC 4954 §4: credentials and no TLS (a level that allows clear text,
+ * a server without STARTTLS): no AUTH on the wire, 4.7.10. */
+static void
+test_auth_never_in_clear(void **state)
+{
+	static const char *args[] = { "--ext", "AUTH PLAIN LOGIN", NULL };
+	struct outcome	 oo;
+	char		*rec;
+
+	(void)state;
+	rec = auth_open(args, TLS_LEVEL_MAY, &oo);
+	assert_string_equal(rec, "=== CONNECT ===\n"
+	    "EHLO client.test\r\nQUIT\r\n");
+	free(rec);
+	assert_int_equal(oo.kind, OUTCOME_DEFER);
+	assert_string_equal(oo.status, "4.7.10");
+	assert_non_null(strstr(oo.text, "refusing to send credentials in "
+	    "clear"));
+}
+
+/* Over TLS: AUTH PLAIN with the RFC 4616 initial response; a refusal
+ * defers (4.x.x, never a bounce) and nothing more is sent. */
+static void
+test_auth_refused_over_tls(void **state)
+{
+	static const char *args[] = { "--ext",
+	    "STARTTLS,AUTH LOGIN PLAIN", NULL };
+	struct outcome	 oo;
+	char		*rec;
+
+	(void)state;
+	rec = auth_open(args, TLS_LEVEL_ENCRYPT, &oo);
+	assert_string_equal(rec, "=== CONNECT ===\n"
+	    "EHLO client.test\r\nSTARTTLS\r\n=== TLS ===\n"
+	    "EHLO client.test\r\nAUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n"
+	    "QUIT\r\n");
+	free(rec);
+	assert_int_equal(oo.kind, OUTCOME_DEFER);
+	assert_string_equal(oo.status, "4.5.1");
+	assert_non_null(strstr(oo.text, "4.5.1 authentication failed: AUTH "
+	    "PLAIN as alice to mx.postern.test[127.0.0.1]:"));
+	assert_null(strstr(oo.text, "s3cret"));
 }
 
 /* MAY: a failed handshake reconnects in clear without STARTTLS. */
@@ -642,6 +710,8 @@ main(void)
 		cmocka_unit_test(test_helo_lockstep),
 		cmocka_unit_test(test_starttls_may),
 		cmocka_unit_test(test_starttls_fallback),
+		cmocka_unit_test(test_auth_never_in_clear),
+		cmocka_unit_test(test_auth_refused_over_tls),
 		cmocka_unit_test(test_tls_required),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_dane),
