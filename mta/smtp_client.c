@@ -389,9 +389,12 @@ auth_result(struct smtp_client *c, const struct smtp_reply *r,
 		(void)strlcpy(st, r->code == 535 ? "4.7.8" : "4.7.0",
 		    sizeof(st));
 	st[0] = '4';
+	/* The user name goes to the log, not into the outcome: that text
+	 * may reach the sender in a delay notice. */
+	log_info("relay=%s AUTH %s as %s refused: %s", c->relay,
+	    smtp_auth_mech_name(m), c->opts.cred->user, r->text);
 	outcome_set(out, OUTCOME_DEFER, st, "%s authentication failed: AUTH "
-	    "%s as %s to %s: %s", st, smtp_auth_mech_name(m),
-	    c->opts.cred->user, c->relay, r->text);
+	    "%s to %s: %s", st, smtp_auth_mech_name(m), c->relay, r->text);
 	if (r->code == 421)
 		c->dead = 1;
 	return -1;

@@ -172,8 +172,10 @@ def test_wrong_password_defers_with_478(env):
     p = smarthost_postern(env, r, password="wrong-one")
     qid = send(p, "w@far.example", "wrong password")
     p.wait_log(r"%s: to=<w@far\.example> .*relay=none .*status=deferred "
-               r"\(4\.7\.8 authentication failed: AUTH PLAIN as %s to "
-               r"\S+: 535 5\.7\.8" % (qid, USER), timeout=WAIT)
+               r"\(4\.7\.8 authentication failed: AUTH PLAIN to "
+               r"\S+: 535 5\.7\.8" % qid, timeout=WAIT)
+    p.wait_log(r"relay=\S+ AUTH PLAIN as %s refused: 535 5\.7\.8" % USER,
+               timeout=WAIT)
     q = p.queue()
     assert [m["qid"] for m in q] == [qid], q
     assert "4.7.8 authentication failed" in q[0]["text"], q
