@@ -39,7 +39,7 @@ POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
 		policy/dtable.o
 MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
-		mta/bounce.o mta/tls.o mta/netio.o mta/control.o \
+		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o

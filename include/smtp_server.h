@@ -19,8 +19,14 @@ struct server_ctx {
 	int		 wake_fd;	/* write a byte here after a commit */
 };
 
-/* Runs the session on fd to its end (the caller exits afterwards). */
+/* Runs the session on fd to its end and closes fd.  A process may run
+ * several sessions in turn; it calls smtp_server_cleanup() before it
+ * exits. */
 void	smtp_session(const struct server_ctx *, int fd,
 	    const struct sockaddr *peer, socklen_t, const struct listen_spec *);
+/* Whether SIGTERM arrived: the process takes no further session. */
+int	smtp_server_stopping(void);
+/* Closes the process's queue handle. */
+void	smtp_server_cleanup(void);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "fdpass.h"
 #include "local.h"
 #include "log.h"
 #include "maildrop.h"
@@ -41,9 +42,20 @@ struct lsock {
 	const struct listen_spec *spec;
 };
 
+/*
+ * A session process serves connections in turn: after each it says so
+ * on ctl ("i") and the master may hand it the next (fdpass.h) instead of
+ * forking; it exits after SESSION_REUSE connections or SESSION_IDLE_MS
+ * without one.  Joining the queue environment and faulting in a fresh
+ * process's pages cost more than the rest of a short session.
+ */
+#define SESSION_REUSE	100
+#define SESSION_IDLE_MS	60000
+
 struct child {
 	pid_t			 pid;
-	struct sockaddr_storage	 peer;	/* ss_family 0: not a session */
+	int			 ctl;	/* session: master's end; else -1 */
+	struct sockaddr_storage	 peer;	/* ss_family 0: no client now */
 };
 
 struct master {
@@ -165,10 +177,12 @@ sessions_from(const struct master *m, const struct sockaddr_storage *peer,
 }
 
 static void
-kid_add(struct master *m, pid_t pid, const struct sockaddr_storage *peer)
+kid_add(struct master *m, pid_t pid, const struct sockaddr_storage *peer,
+    int ctl)
 {
 	m->kids = xreallocarray(m->kids, m->nkids + 1, sizeof(*m->kids));
 	m->kids[m->nkids].pid = pid;
+	m->kids[m->nkids].ctl = ctl;
 	if (peer != NULL)
 		m->kids[m->nkids].peer = *peer;
 	else
@@ -183,11 +197,76 @@ kid_remove(struct master *m, pid_t pid)
 
 	for (i = 0; i < m->nkids; i++) {
 		if (m->kids[i].pid == pid) {
+			if (m->kids[i].ctl != -1)
+				(void)close(m->kids[i].ctl);
 			m->kids[i] = m->kids[--m->nkids];
 			return;
 		}
 	}
 }
+
+static size_t
+session_procs(const struct master *m)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < m->nkids; i++)
+		if (m->kids[i].ctl != -1)
+			n++;
+	return n;
+}
+
+/* Hands fd to an idle session process: 0, or -1 when there is none. */
+static int
+handoff_idle(struct master *m, int fd, const struct handoff *h)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nkids; i++) {
+		struct child *k = &m->kids[i];
+
+		if (k->ctl == -1 || k->peer.ss_family != 0)
+			continue;
+		if (fdpass_send(k->ctl, fd, h) == 0) {
+			k->peer = h->peer;
+			return 0;
+		}
+		/* It is exiting; reap() forgets it. */
+		(void)close(k->ctl);
+		k->ctl = -1;
+	}
+	return -1;
+}
+
+/* "i" from a session process: its client is gone, it can take another. */
+static void
+session_ready(struct child *k)
+{
+	char	 buf[16];
+	ssize_t	 n = read(k->ctl, buf, sizeof(buf));
+
+	if (n > 0) {
+		memset(&k->peer, 0, sizeof(k->peer));
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	(void)close(k->ctl);
+	k->ctl = -1;
+}
+
+static void
+ready_pid(struct master *m, pid_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nkids; i++)
+		if (m->kids[i].pid == pid && m->kids[i].ctl != -1)
+			session_ready(&m->kids[i]);
+}
+
+static _Noreturn void	session_child(struct master *, int, int,
+			    struct handoff *);
 
 /* Things every child does first: it owns none of the master's handles. */
 static void
@@ -224,7 +303,7 @@ start_runner(struct master *m)
 	}
 	m->runner = pid;
 	m->runner_restart = 0;
-	kid_add(m, pid, NULL);
+	kid_add(m, pid, NULL, -1);
 }
 
 static void
@@ -244,7 +323,7 @@ start_pickup(struct master *m)
 		pickup_main(m->conf, m->wake[1]);
 	}
 	m->pickup = pid;
-	kid_add(m, pid, NULL);
+	kid_add(m, pid, NULL, -1);
 }
 
 static void
@@ -272,47 +351,98 @@ peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 static void
 accept_one(struct master *m, const struct lsock *ls)
 {
-	struct sockaddr_storage	 peer;
-	socklen_t		 plen = sizeof(peer);
+	struct handoff		 h;
 	size_t			 total, mine;
 	char			 ip[64];
 	pid_t			 pid;
-	int			 fd;
+	int			 fd, ctl[2];
 
-	if ((fd = accept(ls->fd, (struct sockaddr *)&peer, &plen)) == -1) {
+	memset(&h, 0, sizeof(h));
+	h.plen = sizeof(h.peer);
+	if ((fd = accept(ls->fd, (struct sockaddr *)&h.peer, &h.plen)) == -1) {
 		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept");
 		return;
 	}
+	h.listen_idx = (int)(ls->spec - m->conf->listen);
 	if (m->q == NULL) {
 		refuse(fd, m->conf, "4.3.0", "Queue recovery in progress, try again later");
 		return;
 	}
-	mine = sessions_from(m, &peer, &total);
+	mine = sessions_from(m, &h.peer, &total);
 	if (total >= (size_t)m->conf->max_children ||
 	    mine >= (size_t)m->conf->max_children_per_ip) {
-		peer_text(&peer, ip, sizeof(ip));
+		peer_text(&h.peer, ip, sizeof(ip));
 		log_warnx("connection from [%s] refused: %s", ip,
 		    total >= (size_t)m->conf->max_children ?
 		    "too many connections" : "too many connections from it");
 		refuse(fd, m->conf, "4.7.0", "Too many connections, try again later");
 		return;
 	}
+	if (handoff_idle(m, fd, &h) == 0) {
+		(void)close(fd);
+		return;
+	}
+	if (session_procs(m) >= (size_t)m->conf->max_children ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) == -1) {
+		refuse(fd, m->conf, "4.3.0", "Temporary resource shortage");
+		return;
+	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
+		(void)close(ctl[0]);
+		(void)close(ctl[1]);
 		refuse(fd, m->conf, "4.3.0", "Temporary resource shortage");
 		return;
 	}
 	if (pid == 0) {
-		child_setup(m);
-		(void)close(m->wake[0]);
-		log_setident("postern/smtpd");
-		smtp_session(&m->sctx, fd, (struct sockaddr *)&peer, plen,
-		    ls->spec);
-		_exit(0);
+		(void)close(ctl[0]);
+		session_child(m, ctl[1], fd, &h);
 	}
 	(void)close(fd);
-	kid_add(m, pid, &peer);
+	(void)close(ctl[1]);
+	set_nonblock_cloexec(ctl[0]);
+	kid_add(m, pid, &h.peer, ctl[0]);
+}
+
+/* Waits for the master's next connection on ctl: 1, 0 on time-out, -1. */
+static int
+wait_next(int ctl)
+{
+	struct pollfd	 pfd = { ctl, POLLIN, 0 };
+	int		 n;
+
+	n = poll(&pfd, 1, SESSION_IDLE_MS);
+	return n == -1 && errno == EINTR ? 0 : n;
+}
+
+static _Noreturn void
+session_child(struct master *m, int ctl, int fd, struct handoff *h)
+{
+	size_t	 i, served;
+
+	child_setup(m);
+	(void)close(m->wake[0]);
+	for (i = 0; i < m->nkids; i++)
+		if (m->kids[i].ctl != -1)
+			(void)close(m->kids[i].ctl);
+	log_setident("postern/smtpd");
+	for (served = 1; ; served++) {
+		smtp_session(&m->sctx, fd, (struct sockaddr *)&h->peer,
+		    h->plen, &m->conf->listen[h->listen_idx]);
+		if (served == SESSION_REUSE || smtp_server_stopping() ||
+		    write(ctl, "i", 1) != 1)
+			break;
+		if (wait_next(ctl) != 1 || smtp_server_stopping() ||
+		    fdpass_recv(ctl, &fd, h) == -1)
+			break;
+		if (h->listen_idx >= (int)m->conf->nlisten) {
+			(void)close(fd);
+			break;
+		}
+	}
+	smtp_server_cleanup();
+	_exit(0);
 }
 
 static void
@@ -428,11 +558,35 @@ handle_signals(struct master *m)
 	return 0;
 }
 
+/* Listeners, the signal pipe, then each session process's ctl. */
+static size_t
+poll_setup(struct master *m, struct pollfd **pfd, size_t *cap)
+{
+	size_t	 i, n = 0;
+
+	if (*cap < m->nsocks + 1 + m->nkids) {
+		*cap = m->nsocks + 1 + m->nkids + 16;
+		*pfd = xreallocarray(*pfd, *cap, sizeof(**pfd));
+	}
+	for (i = 0; i < m->nsocks; i++, n++) {
+		(*pfd)[n].fd = m->socks[i].fd;
+		(*pfd)[n].events = POLLIN;
+	}
+	(*pfd)[n].fd = sigpipe_fd[0];
+	(*pfd)[n++].events = POLLIN;
+	for (i = 0; i < m->nkids; i++, n++) {
+		(*pfd)[n].fd = m->kids[i].ctl;	/* -1 is ignored by poll */
+		(*pfd)[n].events = POLLIN;
+	}
+	return n;
+}
+
 static void
 master_loop(struct master *m)
 {
-	struct pollfd	 pfd[MAX_SOCKS + 1];
-	size_t		 i;
+	struct pollfd	*pfd = NULL;
+	size_t		 i, n, nk, cap = 0;
+	pid_t		*pids;
 	int		 timeout;
 
 	for (;;) {
@@ -444,24 +598,29 @@ master_loop(struct master *m)
 		if (m->q != NULL && m->pickup == 0 &&
 		    mono_msec() >= m->pickup_restart)
 			start_pickup(m);
-		for (i = 0; i < m->nsocks; i++) {
-			pfd[i].fd = m->socks[i].fd;
-			pfd[i].events = POLLIN;
-		}
-		pfd[m->nsocks].fd = sigpipe_fd[0];
-		pfd[m->nsocks].events = POLLIN;
+		n = poll_setup(m, &pfd, &cap);
 		timeout = m->runner == 0 || m->pickup == 0 ? 200 : -1;
-		if (poll(pfd, m->nsocks + 1, timeout) == -1) {
+		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		/* Who was polled: reaping below may reorder m->kids. */
+		nk = n - m->nsocks - 1;
+		pids = xcalloc(nk + 1, sizeof(*pids));
+		for (i = 0; i < nk; i++)
+			pids[i] = m->kids[i].pid;
+		for (i = 0; i < nk; i++)
+			if (pfd[m->nsocks + 1 + i].revents & (POLLIN | POLLHUP))
+				ready_pid(m, pids[i]);
+		free(pids);
 		if ((pfd[m->nsocks].revents & POLLIN) && handle_signals(m) == -1)
-			return;
+			break;
 		for (i = 0; i < m->nsocks; i++)
 			if (pfd[i].revents & POLLIN)
 				accept_one(m, &m->socks[i]);
 	}
+	free(pfd);
 }
 
 static void

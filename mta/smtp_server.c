@@ -66,7 +66,6 @@ struct session {
 	const struct config	*conf;
 	const struct listen_spec *ls;
 	struct netio		*nio;
-	struct queue		*q;		/* opened at the first message */
 	struct sockaddr_storage	 peer;
 	char			 ip[INET6_ADDRSTRLEN];
 	int			 ipv6;
@@ -87,6 +86,9 @@ struct session {
 
 static volatile sig_atomic_t	 got_term;
 static int			 term_fd = -1;
+/* One queue handle for the life of the process: a session process serves
+ * several connections in turn (master.c) and joins the environment once. */
+static struct queue		*proc_q;
 
 /* SIGTERM: stop reading so a wait for the next command ends now; the
  * loop then answers 421 on the still open sending side. */
@@ -519,10 +521,10 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 	struct qnew	 qn;
 	char		 err[256], got[QID_LEN + 1], tls[128];
 
-	if (s->q == NULL && queue_open(&s->q, s->conf->spool_dir,
+	if (proc_q == NULL && queue_open(&proc_q, s->conf->spool_dir,
 	    QUEUE_SUBMIT, err, sizeof(err)) == -1) {
 		log_warnx("queue: %s", err);
-		s->q = NULL;
+		proc_q = NULL;
 		reply(s, "451 4.3.0 Temporary queue failure");
 		return;
 	}
@@ -544,7 +546,7 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 	qn.body = body->data;
 	qn.bodylen = body->len;
 	crash_point(s->conf, "smtpd-before-commit");
-	if (queue_submit(s->q, &qn, got) == -1) {
+	if (queue_submit(proc_q, &qn, got) == -1) {
 		if (errno == ENOSPC)
 			reply(s, "452 4.3.1 Insufficient system storage");
 		else
@@ -846,9 +848,22 @@ session_end(struct session *s)
 	    s->nmsgs, s->nerrors);
 	txn_reset(s);
 	free(s->rcpts);
-	if (s->q != NULL)
-		queue_close(s->q);
 	netio_free(s->nio);
+	term_fd = -1;
+}
+
+int
+smtp_server_stopping(void)
+{
+	return got_term;
+}
+
+void
+smtp_server_cleanup(void)
+{
+	if (proc_q != NULL)
+		queue_close(proc_q);
+	proc_q = NULL;
 }
 
 void
