@@ -245,11 +245,40 @@ def measure_relay(addr, count, sink):
     return count / dt
 
 
+def _inode_of_peer(client):
+    """Inode of the server-side TCP socket whose remote end is client
+    (addr, port), from /proc/net/tcp."""
+    a, port = client
+    want = "%s:%04X" % ("".join("%02X" % int(x)
+                                for x in reversed(a.split("."))), port)
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[2] == want:
+                return fields[9]
+    return None
+
+
+def _holder(pids, inode):
+    for pid in pids:
+        d = "/proc/%d/fd" % pid
+        try:
+            fds = os.listdir(d)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(d, fd)) == "socket:[%s]" % inode:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
 def idle_session_rss(addr, server_pids, name=None):
     """Connects, says EHLO, and returns VmRSS (KiB) of the process that
-    serves the session: the one that appeared under server_pids() (or,
-    for Postfix, an smtpd)."""
-    before = set(server_pids())
+    holds the server side of this connection (for Postfix, among its
+    smtpd processes)."""
     s = socket.create_connection((addr, 25), timeout=10)
     try:
         f = s.makefile("rb")
@@ -260,13 +289,14 @@ def idle_session_rss(addr, server_pids, name=None):
             if not line or line[3:4] != b"-":
                 break
         time.sleep(0.5)
-        cands = [p for p in set(server_pids()) - before]
+        pids = list(server_pids())
         if name:
-            cands = [p for p in server_pids() if comm(p) == name]
-        rss = [vm_rss_kb(p) for p in cands]
-        rss = [r for r in rss if r]
+            pids = [p for p in pids if comm(p) == name]
+        inode = _inode_of_peer(s.getsockname())
+        pid = _holder(pids, inode) if inode else None
+        rss = vm_rss_kb(pid) if pid else None
         s.sendall(b"QUIT\r\n")
-        return max(rss) if rss else None
+        return rss
     finally:
         s.close()
 
