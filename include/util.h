@@ -44,6 +44,9 @@ void	str_lower(char *);
 /* Strip trailing '.' from a domain, lower-case it; returns the argument. */
 char	*domain_normalize(char *);
 
+/* write(2) until done, across EINTR and short writes.  0 or -1. */
+int	write_all(int, const void *, size_t);
+
 int64_t	now_usec(void);	/* CLOCK_REALTIME, microseconds */
 int64_t	mono_msec(void);	/* CLOCK_MONOTONIC, milliseconds */
 

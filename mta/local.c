@@ -77,23 +77,6 @@ mbox_format(struct buf *b, const char *sender, long long t, const char *msg,
 
 /* -- locks and the append ------------------------------------------ */
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* USER.lock beside the mbox, made with O_EXCL; stale ones are broken. */
 static int
 dotlock_get(const char *lock, struct outcome *o)

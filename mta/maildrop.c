@@ -82,23 +82,6 @@ maildrop_setup(const struct config *conf, char *err, size_t errlen)
 /* -- writer (sendmail, an untrusted user) -------------------------- */
 
 static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 addr_clean(const char *a)
 {
 	size_t	 i;
