@@ -51,6 +51,7 @@ struct lsock {
  */
 #define SESSION_REUSE	100
 #define SESSION_IDLE_MS	60000
+#define SESSION_KEEP_MS	250	/* queue handle kept this long when idle */
 
 struct child {
 	pid_t			 pid;
@@ -407,13 +408,26 @@ accept_one(struct master *m, const struct lsock *ls)
 
 /* Waits for the master's next connection on ctl: 1, 0 on time-out, -1. */
 static int
-wait_next(int ctl)
+wait_ctl(int ctl, int ms)
 {
 	struct pollfd	 pfd = { ctl, POLLIN, 0 };
 	int		 n;
 
-	n = poll(&pfd, 1, SESSION_IDLE_MS);
+	n = poll(&pfd, 1, ms);
 	return n == -1 && errno == EINTR ? 0 : n;
+}
+
+/* Under load the next client comes at once and the queue handle is kept;
+ * a process left idle lets go of it (and of the queue's shared pages). */
+static int
+wait_next(int ctl)
+{
+	int	 n;
+
+	if ((n = wait_ctl(ctl, SESSION_KEEP_MS)) != 0)
+		return n;
+	smtp_server_cleanup();
+	return wait_ctl(ctl, SESSION_IDLE_MS);
 }
 
 static _Noreturn void

@@ -276,9 +276,11 @@ def _holder(pids, inode):
 
 
 def idle_session_rss(addr, server_pids, name=None):
-    """Connects, says EHLO, and returns VmRSS (KiB) of the process that
-    holds the server side of this connection (for Postfix, among its
-    smtpd processes)."""
+    """After a second of quiet (the servers are idle, as in the hours
+    between bursts of mail), connects, says EHLO, and returns VmRSS (KiB)
+    of the process that holds the server side of this connection (for
+    Postfix, among its smtpd processes)."""
+    time.sleep(1)
     s = socket.create_connection((addr, 25), timeout=10)
     try:
         f = s.makefile("rb")
