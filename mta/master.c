@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,15 +407,26 @@ accept_one(struct master *m, const struct lsock *ls)
 	kid_add(m, pid, &h.peer, ctl[0]);
 }
 
-/* Waits for the master's next connection on ctl: 1, 0 on time-out, -1. */
+/*
+ * Waits for the master's next connection on ctl: 1, 0 on time-out, -1 on
+ * error or SIGTERM.  SIGTERM is blocked but for the wait itself, so one
+ * that arrives just before it still ends it.
+ */
 static int
 wait_ctl(int ctl, int ms)
 {
 	struct pollfd	 pfd = { ctl, POLLIN, 0 };
-	int		 n;
+	struct timespec	 ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	sigset_t	 block, old;
+	int		 n = -1;
 
-	n = poll(&pfd, 1, ms);
-	return n == -1 && errno == EINTR ? 0 : n;
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGTERM);
+	(void)sigprocmask(SIG_BLOCK, &block, &old);
+	if (!smtp_server_stopping())
+		n = ppoll(&pfd, 1, &ts, &old);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return n;
 }
 
 /* Under load the next client comes at once and the queue handle is kept;
