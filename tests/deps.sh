@@ -7,7 +7,7 @@ set -eu
 DEB_PKGS="make gcc pkg-config bmake libc6-dev libdb-dev libunbound-dev
 libssl-dev libcmocka-dev openssl nsd ldnsutils unbound-host postfix swaks
 python3 python3-aiosmtpd python3-pytest python3-dnspython db5.3-util
-valgrind"
+valgrind clang libclang-rt-14-dev nftables ca-certificates dns-root-data"
 
 FBSD_PKGS="db5 unbound cmocka nsd ldns postfix swaks python3
 py311-aiosmtpd py311-pytest py311-dnspython"
