@@ -438,16 +438,17 @@ def raw_session(addr, port, lines, timeout=10, source=None):
     replies = []
     try:
         f = s.makefile("rb")
-        replies.append(_read_reply(f))
+        replies.append(read_reply(f))
         for chunk in lines:
             s.sendall(chunk)
-            replies.append(_read_reply(f))
+            replies.append(read_reply(f))
     finally:
         s.close()
     return replies
 
 
-def _read_reply(f):
+def read_reply(f):
+    """One SMTP reply, all its lines, from a binary file object."""
     out = b""
     for _ in range(100):
         line = f.readline(4096)

@@ -21,7 +21,7 @@ import threading
 import time
 
 from crashkit import pids_with_connection
-from harness import make_message, raw_session
+from harness import make_message, raw_session, read_reply
 
 # A well-behaved session must finish within this, whatever else happens.
 GOOD_LATENCY = 3.0
@@ -66,18 +66,6 @@ def read_all(s, timeout=10.0, limit=1 << 20):
             break
         out += d
     return out
-
-
-def read_reply(f):
-    out = b""
-    for _ in range(100):
-        line = f.readline(4096)
-        if not line:
-            break
-        out += line
-        if len(line) < 4 or line[3:4] != b"-":
-            break
-    return out.decode("utf-8", "replace")
 
 
 class RawMX:
