@@ -6,7 +6,9 @@
  * DANE-EE(3) with a known selector and matching type (§3.1); PKIX-TA(0)
  * and PKIX-EE(1) are unusable.  Secure TLSA with none usable means
  * mandatory unauthenticated TLS; a bogus or failed TLSA lookup means the
- * host must not be used (§2.2); insecure means no DANE.
+ * host must not be used (§2.2), and so does an MX or address status that
+ * a failed lookup left indeterminate (§2.1.1); only a complete answer
+ * proven insecure means no DANE.
  */
 #ifndef POSTERN_DANE_H
 #define POSTERN_DANE_H

@@ -1,7 +1,10 @@
 /*
  * dns: every DNS lookup postern makes, through libunbound, with its DNSSEC
- * status (RFC 4033 §5: secure, insecure, bogus).  A bogus answer is never
- * treated as data: callers defer.  One context per process, made after
+ * status (RFC 4033 §5: secure, insecure, bogus) and a fourth state,
+ * indeterminate: no complete answer came back (time-out, SERVFAIL,
+ * REFUSED, resolver error).  Only a complete, validated answer is
+ * "insecure"; an indeterminate one never lowers a TLS level (RFC 7672
+ * §2.1.1).  A bogus answer is never treated as data: callers defer.  One context per process, made after
  * fork().  The resolver is the system's forwarders, a named forwarder, or
  * full recursion from root hints with a trust-anchor file (config.h).
  */
@@ -20,8 +23,11 @@ enum dns_rc {
 	DNS_TEMPFAIL		/* SERVFAIL, timeout, resolver error */
 };
 
+/* Zero is indeterminate, so that a reply nobody filled in is never
+ * mistaken for a proof of insecurity. */
 enum dns_sec {
-	DNS_INSECURE = 0,
+	DNS_INDETERMINATE = 0,	/* no complete answer: proves nothing */
+	DNS_INSECURE,		/* complete answer, provably unsigned */
 	DNS_SECURE,
 	DNS_BOGUS
 };

@@ -2,7 +2,8 @@
  * mx: the route to a domain, RFC 5321 §5.1.  MX hosts in preference order
  * with equal preferences shuffled per attempt, implicit MX (the domain's
  * own addresses) when there is no MX RRset, null MX (RFC 7505), each
- * host's IPv6 and IPv4 addresses with their DNSSEC status.  When postern
+ * host's IPv6 and IPv4 addresses with their DNSSEC status.  A failed
+ * address lookup never makes a host "insecure" (mx_addr_sec()).  When postern
  * is itself an MX, hosts at or below its own preference are dropped
  * (mail crosses firewalls by going only to more preferred hosts).
  * Ordering and truncation are pure functions, unit-tested by tables.
@@ -26,8 +27,10 @@ struct mx_addr {
 struct mx_host {
 	char		 name[256];	/* lower case, no trailing dot */
 	int		 pref;
-	enum dns_sec	 addr_sec;	/* weakest of its A/AAAA answers */
+	enum dns_sec	 addr_sec;	/* of its A/AAAA answers: mx_addr_sec() */
 	enum dns_rc	 addr_rc;	/* DNS_FOUND if any address */
+	int		 addr_partial;	/* one family's lookup failed */
+	char		 cname[256];	/* target of a secure CNAME, or "" */
 	struct mx_addr	*addrs;
 	size_t		 naddrs;
 };
@@ -72,6 +75,12 @@ void	mx_route_free(struct mx_route *);
  * the root, as in a null MX).  NULL, or a reason when malformed. */
 const char *mx_parse_rdata(const uint8_t *rdata, size_t len, int *pref,
 	    char *name, size_t namelen);
+/* Pure: the DNSSEC status of a host's addresses from the status of its
+ * AAAA and A answers (RFC 7672 §2.1.1, §2.2.1).  Bogus when either is
+ * bogus; an indeterminate answer (no complete reply) proves nothing, so
+ * the other family's complete answer decides; two complete answers give
+ * the weaker; two indeterminate ones stay indeterminate. */
+enum dns_sec mx_addr_sec(enum dns_sec aaaa, enum dns_sec a);
 /* Pure: sorts by preference, shuffling equal preferences with seed. */
 void	mx_sort(struct mx_host *, size_t, uint32_t seed);
 /* Pure: index of the first host whose preference is >= the lowest

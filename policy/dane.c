@@ -136,7 +136,8 @@ dane_query(struct dns_ctx *dns, const char *base, int port,
 		return -1;
 	}
 	(void)dns_query(dns, name, RR_TLSA, &q);
-	if (q.sec == DNS_BOGUS || q.rc == DNS_TEMPFAIL) {
+	if (q.sec == DNS_BOGUS || q.sec == DNS_INDETERMINATE ||
+	    q.rc == DNS_TEMPFAIL) {
 		/* RFC 7672 §2.2: the host cannot be used securely. */
 		(void)snprintf(r->why, sizeof(r->why), "TLSA lookup of %s "
 		    "%s: %s", name, q.sec == DNS_BOGUS ? "is bogus" : "failed",
@@ -155,32 +156,22 @@ dane_query(struct dns_ctx *dns, const char *base, int port,
 	return rc;
 }
 
-/* RFC 7672 §2.2.2: the name a secure CNAME chain of the host leads to,
- * or "" when there is none (or it is not secure). */
-static void
-dane_cname(struct dns_ctx *dns, const struct mx_host *h, char *out,
-    size_t outlen)
-{
-	struct dns_reply q;
-	int		 rrtype = h->naddrs > 0 && h->addrs[0].family == AF_INET6 ?
-			    RR_AAAA : RR_A;
-
-	*out = '\0';
-	(void)dns_query(dns, h->name, rrtype, &q);
-	if (q.sec == DNS_SECURE && q.rc == DNS_FOUND && q.canon[0] != '\0' &&
-	    strcasecmp(q.canon, h->name) != 0)
-		(void)strlcpy(out, q.canon, outlen);
-	dns_reply_free(&q);
-}
-
 void
 dane_lookup(struct dns_ctx *dns, const struct mx_route *rt,
     const struct mx_host *h, int port, struct dane_result *r)
 {
-	char	 cname[256];
-
 	memset(r, 0, sizeof(*r));
 	(void)strlcpy(r->base, h->name, sizeof(r->base));
+	/* RFC 7672 §2.1.1: a lookup that gave no answer proves nothing,
+	 * so it can never make DANE "not applicable". */
+	if (rt->mx_sec == DNS_INDETERMINATE ||
+	    h->addr_sec == DNS_INDETERMINATE) {
+		(void)snprintf(r->why, sizeof(r->why), "DNSSEC status of %s "
+		    "unknown: %s lookup failed", h->name, rt->mx_sec ==
+		    DNS_INDETERMINATE ? "MX" : "address");
+		r->state = DANE_BOGUS;
+		return;
+	}
 	/* RFC 7672 §2.2.1: DANE needs a secure MX RRset (or a secure
 	 * implicit MX) and secure addresses of the host. */
 	if (rt->mx_sec != DNS_SECURE) {
@@ -193,8 +184,8 @@ dane_lookup(struct dns_ctx *dns, const struct mx_route *rt,
 		    "%s", h->name, dns_sec_name(h->addr_sec));
 		return;
 	}
-	dane_cname(dns, h, cname, sizeof(cname));
-	if (cname[0] != '\0' && dane_query(dns, cname, port, r) != 0)
+	/* §2.2.2: the secure CNAME target first, then the host name. */
+	if (h->cname[0] != '\0' && dane_query(dns, h->cname, port, r) != 0)
 		return;
 	(void)dane_query(dns, h->name, port, r);
 }

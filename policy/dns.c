@@ -284,15 +284,20 @@ dns_fill(const struct ub_result *res, struct dns_reply *r)
 		    "validation failure", sizeof(r->why));
 		return;
 	}
-	r->sec = res->secure ? DNS_SECURE : DNS_INSECURE;
-	if (res->rcode == DNS_RCODE_NXDOMAIN || res->nxdomain)
-		r->rc = DNS_NXDOMAIN;
-	else if (res->rcode != DNS_RCODE_NOERROR) {
+	if (res->rcode != DNS_RCODE_NOERROR && res->rcode !=
+	    DNS_RCODE_NXDOMAIN && !res->nxdomain) {
+		/* SERVFAIL, REFUSED, ...: no answer, so no status either
+		 * (RFC 7672 §2.1.1); r->sec stays indeterminate. */
 		r->rc = DNS_TEMPFAIL;
 		(void)snprintf(r->why, sizeof(r->why), "rcode %d%s",
 		    res->rcode, res->rcode == 2 ? " (SERVFAIL)" :
 		    res->rcode == 5 ? " (REFUSED)" : "");
-	} else if (res->havedata) {
+		return;
+	}
+	r->sec = res->secure ? DNS_SECURE : DNS_INSECURE;
+	if (res->rcode == DNS_RCODE_NXDOMAIN || res->nxdomain)
+		r->rc = DNS_NXDOMAIN;
+	else if (res->havedata) {
 		r->rc = DNS_FOUND;
 		dns_copy(res, r);
 	} else
@@ -308,6 +313,7 @@ dns_query(struct dns_ctx *ctx, const char *name, int rrtype,
 
 	memset(r, 0, sizeof(*r));
 	r->rc = DNS_TEMPFAIL;
+	r->sec = DNS_INDETERMINATE;
 	if (name == NULL || strlen(name) > DNS_MAXNAME + 1 ||
 	    strlcpy(r->canon, name, sizeof(r->canon)) >= sizeof(r->canon)) {
 		(void)strlcpy(r->why, "bad name", sizeof(r->why));
@@ -360,8 +366,10 @@ dns_sec_name(enum dns_sec sec)
 		return "secure";
 	case DNS_BOGUS:
 		return "bogus";
-	default:
+	case DNS_INSECURE:
 		return "insecure";
+	default:
+		return "indeterminate";
 	}
 }
 

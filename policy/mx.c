@@ -30,17 +30,39 @@
 #define MX_MAX_HOSTS	16
 #define MX_MAX_ADDRS	16
 
-/* Weakest first: a chain is only as strong as its weakest answer. */
+/* Weakest first: a chain is only as strong as its weakest answer, and
+ * no answer at all is weaker than a proof of no signature. */
 static int
 sec_rank(enum dns_sec s)
 {
-	return s == DNS_BOGUS ? 0 : s == DNS_INSECURE ? 1 : 2;
+	switch (s) {
+	case DNS_BOGUS:
+		return 0;
+	case DNS_INSECURE:
+		return 2;
+	case DNS_SECURE:
+		return 3;
+	default:
+		return 1;
+	}
 }
 
 static enum dns_sec
 sec_weakest(enum dns_sec a, enum dns_sec b)
 {
 	return sec_rank(a) <= sec_rank(b) ? a : b;
+}
+
+enum dns_sec
+mx_addr_sec(enum dns_sec aaaa, enum dns_sec a)
+{
+	if (aaaa == DNS_BOGUS || a == DNS_BOGUS)
+		return DNS_BOGUS;
+	if (aaaa == DNS_INDETERMINATE)
+		return a;
+	if (a == DNS_INDETERMINATE)
+		return aaaa;
+	return sec_weakest(aaaa, a);
 }
 
 const char *
@@ -184,7 +206,7 @@ mx_add_host(struct mx_route *r, const char *name, int pref)
 	(void)strlcpy(h->name, name, sizeof(h->name));
 	domain_normalize(h->name);
 	h->pref = pref;
-	h->addr_sec = DNS_INSECURE;
+	h->addr_sec = DNS_INDETERMINATE;
 	h->addr_rc = DNS_NODATA;
 	return h;
 }
@@ -204,43 +226,52 @@ mx_add_addr(struct mx_host *h, int family, const uint8_t *a)
 	(void)inet_ntop(family, a, ma->text, sizeof(ma->text));
 }
 
-/* One address family of a host; 0, or -1 when the answer is bogus. */
-static int
+/* One address family of a host: its addresses, and the answer's status
+ * and code.  Bogus data is never used. */
+static enum dns_sec
 mx_host_family(struct dns_ctx *ctx, struct mx_host *h, int rrtype,
     enum dns_rc *rc)
 {
 	struct dns_reply r;
+	enum dns_sec	 sec;
 	size_t		 i, alen = rrtype == RR_AAAA ? 16 : 4;
+	const char	*type = rrtype == RR_A ? "A" : "AAAA";
 
 	(void)dns_query(ctx, h->name, rrtype, &r);
 	*rc = r.rc;
-	h->addr_sec = sec_weakest(h->addr_sec, r.sec);
-	if (r.sec == DNS_BOGUS) {
+	sec = r.sec;
+	if (sec == DNS_BOGUS)
 		log_warnx("mx: skipping %s: DNSSEC validation failed for "
-		    "its %s: %s", h->name, rrtype == RR_A ? "A" : "AAAA",
-		    r.why);
-		dns_reply_free(&r);
-		return -1;
-	}
-	for (i = 0; r.rc == DNS_FOUND && i < r.nrr; i++)
+		    "its %s: %s", h->name, type, r.why);
+	else if (sec == DNS_INDETERMINATE)
+		log_info("mx: %s: %s lookup failed: %s", h->name, type, r.why);
+	for (i = 0; sec != DNS_BOGUS && r.rc == DNS_FOUND && i < r.nrr; i++)
 		if (r.rr[i].len == alen)
 			mx_add_addr(h, rrtype == RR_AAAA ? AF_INET6 : AF_INET,
 			    r.rr[i].data);
+	/* RFC 7672 §2.2.2: TLSA may live at the end of a secure CNAME. */
+	if (sec == DNS_SECURE && r.rc == DNS_FOUND && h->cname[0] == '\0' &&
+	    r.canon[0] != '\0' && strcasecmp(r.canon, h->name) != 0)
+		(void)strlcpy(h->cname, r.canon, sizeof(h->cname));
 	dns_reply_free(&r);
-	return 0;
+	return sec;
 }
 
-/* IPv6 first, then IPv4; addr_sec is the weakest of the answers. */
+/* IPv6 first, then IPv4.  A family whose lookup failed adds nothing and
+ * takes nothing away: the other family's status stands (mx_addr_sec). */
 static void
 mx_host_resolve(struct dns_ctx *ctx, struct mx_host *h)
 {
-	enum dns_rc	 rc6 = DNS_NODATA, rc4 = DNS_NODATA;
+	enum dns_rc	 rc6, rc4;
+	enum dns_sec	 s6, s4;
 
-	h->addr_sec = DNS_SECURE;
-	if (mx_host_family(ctx, h, RR_AAAA, &rc6) == -1 ||
-	    mx_host_family(ctx, h, RR_A, &rc4) == -1) {
+	s6 = mx_host_family(ctx, h, RR_AAAA, &rc6);
+	s4 = mx_host_family(ctx, h, RR_A, &rc4);
+	h->addr_sec = mx_addr_sec(s6, s4);
+	h->addr_partial = (s6 == DNS_INDETERMINATE) != (s4 ==
+	    DNS_INDETERMINATE);
+	if (h->addr_sec == DNS_BOGUS) {
 		mx_host_clear(h);
-		h->addr_sec = DNS_BOGUS;
 		h->addr_rc = DNS_TEMPFAIL;
 	} else if (h->naddrs > 0)
 		h->addr_rc = DNS_FOUND;

@@ -321,6 +321,41 @@ test_self_cut(void **state)
 	assert_int_equal(mx_self_cut(h, 2, NULL), 2);
 }
 
+/* RFC 7672 §2.1.1: a failed lookup of one family never makes a host
+ * insecure; only complete answers say what the host's status is. */
+static void
+test_addr_sec(void **state)
+{
+	static const struct {
+		enum dns_sec	 aaaa, a, want;
+	} t[] = {
+		{ DNS_SECURE, DNS_SECURE, DNS_SECURE },
+		{ DNS_SECURE, DNS_INSECURE, DNS_INSECURE },
+		{ DNS_INSECURE, DNS_SECURE, DNS_INSECURE },
+		{ DNS_INSECURE, DNS_INSECURE, DNS_INSECURE },
+		/* a dropped AAAA under a secure A: still secure */
+		{ DNS_INDETERMINATE, DNS_SECURE, DNS_SECURE },
+		{ DNS_SECURE, DNS_INDETERMINATE, DNS_SECURE },
+		{ DNS_INDETERMINATE, DNS_INSECURE, DNS_INSECURE },
+		{ DNS_INSECURE, DNS_INDETERMINATE, DNS_INSECURE },
+		/* nothing came back: nothing is proven */
+		{ DNS_INDETERMINATE, DNS_INDETERMINATE, DNS_INDETERMINATE },
+		/* bogus anywhere wins */
+		{ DNS_BOGUS, DNS_SECURE, DNS_BOGUS },
+		{ DNS_SECURE, DNS_BOGUS, DNS_BOGUS },
+		{ DNS_BOGUS, DNS_INDETERMINATE, DNS_BOGUS },
+		{ DNS_INDETERMINATE, DNS_BOGUS, DNS_BOGUS },
+		{ DNS_INSECURE, DNS_BOGUS, DNS_BOGUS },
+	};
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(mx_addr_sec(t[i].aaaa, t[i].a), t[i].want);
+	/* A reply nobody filled in is indeterminate, never insecure. */
+	assert_int_equal((enum dns_sec)0, DNS_INDETERMINATE);
+}
+
 static void
 test_names(void **state)
 {
@@ -332,6 +367,7 @@ test_names(void **state)
 	assert_string_equal(dns_sec_name(DNS_SECURE), "secure");
 	assert_string_equal(dns_sec_name(DNS_INSECURE), "insecure");
 	assert_string_equal(dns_sec_name(DNS_BOGUS), "bogus");
+	assert_string_equal(dns_sec_name(DNS_INDETERMINATE), "indeterminate");
 }
 
 /* Resolver set-up errors are start-up errors (no query is sent). */
@@ -401,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_sort_shuffle),
 		cmocka_unit_test(test_self_cut),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_addr_sec),
 		cmocka_unit_test(test_dns_new),
 	};
 
