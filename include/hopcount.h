@@ -47,4 +47,10 @@ int	hop_delivered_to(const char *msg, size_t len, const char *addr);
  * we add ours) is a loop.  A negative max is treated as 0. */
 int	hop_limit_exceeded(size_t hops, long long max);
 
+struct config;
+
+/* The end of DATA: NULL, or the 554 5.4.6 reply when the message as the
+ * client sent it (without our Received) is over max_hop_count. */
+const char *hop_verdict(const struct config *, const char *msg, size_t len);
+
 #endif

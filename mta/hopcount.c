@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "hopcount.h"
 
 /* Length of the line at p (without its LF) and where the next begins. */
@@ -145,4 +146,12 @@ hop_limit_exceeded(size_t hops, long long max)
 	if (max < 0)
 		max = 0;
 	return (unsigned long long)hops > (unsigned long long)max;
+}
+
+const char *
+hop_verdict(const struct config *conf, const char *msg, size_t len)
+{
+	if (!hop_limit_exceeded(hop_count(msg, len), conf->max_hop_count))
+		return NULL;
+	return "554 5.4.6 Too many hops: mail loop detected";
 }
