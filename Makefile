@@ -42,7 +42,7 @@ MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
-		mta/crashpoint.o mta/smtp_auth.o
+		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -57,7 +57,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_sendmail_args tests/unit/test_tls_table \
 		tests/unit/test_mta_sts tests/unit/test_dane \
 		tests/unit/test_tls_decide tests/unit/test_throttle \
-		tests/unit/test_dtable tests/unit/test_smtp_auth
+		tests/unit/test_dtable tests/unit/test_smtp_auth \
+		tests/unit/test_hopcount
 
 .SUFFIXES: .c .o
 .c.o:
@@ -123,6 +124,8 @@ tests/unit/test_smtp_auth: tests/unit/test_smtp_auth.c mta/smtp_auth.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_auth.c mta/smtp_auth.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_hopcount: tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
@@ -140,7 +143,8 @@ FUZZ_FLAGS=	-g -O1 -fno-omit-frame-pointer \
 FUZZ_BASE=	mta/log.c mta/util.c mta/compat.c
 FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 		tests/fuzz/bin/fuzz_qrecord tests/fuzz/bin/fuzz_config \
-		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases
+		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases \
+		tests/fuzz/bin/fuzz_hopcount
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -162,6 +166,9 @@ tests/fuzz/bin/fuzz_mta_sts: tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_B
 tests/fuzz/bin/fuzz_aliases: tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(DB_LIBS)
+tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE)
 
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

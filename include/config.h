@@ -59,6 +59,7 @@ struct config {
 	long long	 max_message_size;
 	long long	 max_recipients;
 	long long	 max_errors;
+	long long	 max_hop_count;	/* Received fields: RFC 5321 §6.3 */
 	long long	 max_line_length;	/* text line in DATA */
 	long long	 timeout_command;	/* seconds: §4.5.3.2.7 */
 	long long	 timeout_data;		/* seconds: §4.5.3.2.6 */

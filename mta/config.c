@@ -54,6 +54,7 @@ static const struct ckey keys[] = {
 	{ "max_children_per_ip", C_INT, O(max_children_per_ip), "10", 1, 100000 },
 	{ "max_message_size",	C_SIZE, O(max_message_size), "25M", 1024, 1LL << 31 },
 	{ "max_recipients",	C_INT, O(max_recipients), "1000", 1, 100000 },
+	{ "max_hop_count",	C_INT, O(max_hop_count), "50", 1, 1000 },
 	{ "max_errors",		C_INT, O(max_errors), "20", 1, 10000 },
 	{ "max_line_length",	C_INT, O(max_line_length), "4096", 1000, 1 << 20 },
 	{ "timeout_command",	C_DURATION, O(timeout_command), "5m", 1, 86400 },

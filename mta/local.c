@@ -28,6 +28,7 @@
 #include "aliases.h"
 #include "compat.h"
 #include "config.h"
+#include "hopcount.h"
 #include "local.h"
 #include "log.h"
 #include "maildrop.h"
@@ -642,6 +643,14 @@ forward_remote(const struct config *conf, const struct alias_list *l,
 		}
 	if (n == 0)
 		return;
+	/* RFC 5321 §6.3: the copy would go out with these hops. */
+	if (hop_limit_exceeded(hop_count(msg, len), conf->max_hop_count)) {
+		outcome_set(o, OUTCOME_BOUNCE, "5.4.6", "forwarding: too many "
+		    "hops: more than %lld Received fields, mail loop",
+		    conf->max_hop_count);
+		free(rcpts);
+		return;
+	}
 	if (l->owner != NULL && (size_t)snprintf(owner, sizeof(owner), "%s@%s",
 	    l->owner, conf->hostname) < sizeof(owner))
 		sender = owner;
@@ -722,8 +731,16 @@ serve_one(const struct config *conf, const struct request *rq, int fd)
 		    strerror(errno));
 		goto done;
 	}
+	/* A message back here for the same recipient is in a loop (RFC
+	 * 5321 §6.3); Delivered-To marks each local delivery. */
+	if (hop_delivered_to(body, strlen(body), rq->rcpt)) {
+		outcome_set(&o, OUTCOME_BOUNCE, "5.4.6", "mail loop: already "
+		    "delivered to %s", rq->rcpt);
+		goto done;
+	}
 	/* The Return-Path of RFC 5321 §4.4, added at final delivery. */
-	buf_printf(&msg, "Return-Path: <%s>\r\n", rq->sender);
+	buf_printf(&msg, "Return-Path: <%s>\r\nDelivered-To: %s\r\n",
+	    rq->sender, rq->rcpt);
 	buf_appendstr(&msg, body);
 	at = strrchr(rq->rcpt, '@');
 	n = at ? (size_t)(at - rq->rcpt) : strlen(rq->rcpt);

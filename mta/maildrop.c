@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "compat.h"
 #include "config.h"
+#include "hopcount.h"
 #include "log.h"
 #include "maildrop.h"
 #include "queue.h"
@@ -359,11 +361,9 @@ picked_free(struct picked *pk)
 	buf_free(&pk->body);
 }
 
-static int
-submit_picked(const struct config *conf, struct queue *q, const char *qid,
-    struct picked *pk, char out[QID_LEN + 1])
+static void
+fill_picked(const struct config *conf, const char *qid, struct picked *pk)
 {
-	struct qnew	 n;
 	size_t		 i;
 	int64_t		 now = now_usec() / 1000000;
 
@@ -384,6 +384,15 @@ submit_picked(const struct config *conf, struct queue *q, const char *qid,
 	pk->msg.helo = (char *)(uintptr_t)"localhost";
 	pk->msg.client_addr = (char *)(uintptr_t)"local";
 	pk->msg.client_name = (char *)(uintptr_t)"localhost";
+}
+
+static int
+submit_picked(const struct config *conf, struct queue *q, const char *qid,
+    struct picked *pk, char out[QID_LEN + 1])
+{
+	struct qnew	 n;
+
+	fill_picked(conf, qid, pk);
 	memset(&n, 0, sizeof(n));
 	n.msg = &pk->msg;
 	n.rcpts = pk->rcpts;
@@ -391,6 +400,53 @@ submit_picked(const struct config *conf, struct queue *q, const char *qid,
 	n.body = pk->body.data;
 	n.bodylen = pk->body.len;
 	return queue_submit(q, &n, out);
+}
+
+/*
+ * A message over max_hop_count (RFC 5321 §6.3) is a loop: it is not
+ * queued, its DSN is, in one transaction.  The DSN takes the maildrop
+ * file's name as its id, so a pickup after a crash before the unlink
+ * finds it queued and sends no second one.  -1: try again later.
+ */
+static int
+bounce_picked(const struct config *conf, struct queue *q, const char *qid,
+    struct picked *pk)
+{
+	struct bounce_storage	*st = NULL;
+	struct bounce_rcpt	*br;
+	struct outcome		 o;
+	struct qnew		 dsn;
+	char			 pm[MAILDROP_MAX_ADDR + 16], out[QID_LEN + 1];
+	size_t			 i;
+	int			 rc = 0;
+
+	fill_picked(conf, qid, pk);
+	(void)snprintf(pm, sizeof(pm), "postmaster@%s", conf->hostname);
+	outcome_set(&o, OUTCOME_BOUNCE, "5.4.6", "too many hops: more than "
+	    "%lld Received fields, mail loop", conf->max_hop_count);
+	br = xcalloc(pk->env.nrcpts, sizeof(*br));
+	for (i = 0; i < pk->env.nrcpts; i++) {
+		br[i].rcpt = &pk->rcpts[i];
+		br[i].outcome = &o;
+	}
+	if (bounce_build(conf->hostname, pm, BOUNCE_FAILED, &pk->msg,
+	    pk->body.data, pk->body.len, br, pk->env.nrcpts, &dsn, &st) != 0) {
+		log_info("%s: from=<%s> status=bounced (%s) no notice",
+		    qid, pk->msg.sender, o.text);
+		goto done;
+	}
+	(void)strlcpy(dsn.msg->qid, qid, sizeof(dsn.msg->qid));
+	if (queue_submit(q, &dsn, out) == -1) {
+		log_warn("maildrop %s: queue", qid);
+		rc = -1;
+		goto done;
+	}
+	log_info("%s: from=<%s> nrcpt=%zu status=bounced (%s %s) dsn=%s",
+	    qid, pk->msg.sender, pk->env.nrcpts, o.status, o.text, out);
+done:
+	bounce_free(st);
+	free(br);
+	return rc;
 }
 
 /* Opens name for reading if it is a plain, singly linked file. */
@@ -456,6 +512,18 @@ pickup_one(const struct config *conf, struct queue *q, int dfd,
 		goto done;
 	}
 	pk.msg.flags = eight ? QMSG_8BITMIME : 0;
+	/* Counted as written, before our own Received field. */
+	if (hop_limit_exceeded(hop_count(raw.data + off, raw.len - off),
+	    conf->max_hop_count)) {
+		if (bounce_picked(conf, q, name, &pk) == -1) {
+			rc = -1;
+			goto done;
+		}
+		if (unlinkat(dfd, name, 0) == -1)
+			log_warn("maildrop %s: unlink", name);
+		rc = 1;		/* the DSN was queued: wake the runner */
+		goto done;
+	}
 	if (submit_picked(conf, q, name, &pk, qid) == -1) {
 		log_warn("maildrop %s: queue", name);
 		rc = -1;

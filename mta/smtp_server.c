@@ -32,6 +32,7 @@
 #include "compat.h"
 #include "config.h"
 #include "crashpoint.h"
+#include "hopcount.h"
 #include "log.h"
 #include "netio.h"
 #include "queue.h"
@@ -572,6 +573,7 @@ cmd_data(struct session *s)
 	struct buf		 body;
 	const char		*verdict;
 	char			 qid[QID_LEN + 1];
+	size_t			 ours;
 
 	if (s->state < ST_MAIL) {
 		error_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -590,13 +592,16 @@ cmd_data(struct session *s)
 	qid_make(qid);
 	buf_init(&body);
 	received_header(s, &body, qid);
+	ours = body.len;
 	smtp_data_init(&d, &body, (size_t)s->conf->max_message_size,
 	    (size_t)s->conf->max_line_length);
 	if (data_read(s, &d) == -1) {
 		s->closing = 1;
 		goto done;
 	}
-	if ((verdict = smtp_data_verdict(&d)) != NULL) {
+	if ((verdict = smtp_data_verdict(&d)) == NULL)
+		verdict = hop_verdict(s->conf, body.data + ours, body.len - ours);
+	if (verdict != NULL) {
 		log_info("message from [%s] refused: %s", s->ip, verdict);
 		reply(s, "%s", verdict);
 		goto done;
