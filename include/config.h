@@ -86,6 +86,11 @@ struct config {
 	long long	 connect_timeout;	/* seconds */
 	long long	 client_timeout;	/* seconds, per reply */
 	long long	 max_deliveries;	/* workers overall */
+	long long	 delivery_reserve;	/* workers slow destinations
+						 * may not take (dlimit.h) */
+	long long	 delivery_job_timeout;	/* seconds, one whole job */
+	long long	 mx_address_limit;	/* addresses per job; 0: all */
+	long long	 mx_session_limit;	/* greeted sessions per job */
 	long long	 max_per_destination;	/* workers per next hop */
 	long long	 max_batch;		/* messages per connection */
 	long long	 retry_min;	/* first retry after this many seconds */

@@ -42,6 +42,8 @@ struct deliver_report {
 	uint32_t	 accepted;	/* messages with a recipient sent */
 	uint32_t	 connections;	/* connection attempts made */
 	uint32_t	 ratelimited;	/* 1: a rate-limit reply came */
+	uint32_t	 deferred;	/* recipients deferred (not rescheduled) */
+	uint32_t	 cut;		/* 1: a dlimit.h limit ended the job */
 	char		 status[12];	/* its enhanced status */
 	char		 reply[256];	/* its text */
 };

@@ -11,6 +11,7 @@
 #define POSTERN_SMTP_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <openssl/ssl.h>
 #include "mx.h"
 #include "outcome.h"
@@ -28,6 +29,12 @@ struct smtp_client_opts {
 	/* AUTH PLAIN or LOGIN with these after EHLO (smtp_auth.h); NULL:
 	 * no AUTH.  Without TLS up, open defers (4.7.10) before any AUTH. */
 	const struct smtp_auth_cred *cred;
+	/* mono_msec() at which the delivery job ends; 0: none.  Every
+	 * stage's timeout is cut to what is left (dlimit_stage_ms). */
+	int64_t		 deadline;
+	/* Counted up for each session that got a greeting (any reply
+	 * code; a TLS retry in clear is a second one); NULL: not counted. */
+	unsigned	*sessions;
 };
 
 struct smtp_client;

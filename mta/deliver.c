@@ -30,6 +30,7 @@
 #include "config.h"
 #include "crashpoint.h"
 #include "deliver.h"
+#include "dlimit.h"
 #include "dns.h"
 #include "dtable.h"
 #include "local.h"
@@ -91,6 +92,7 @@ struct djob {
 	struct outcome		 last_bounce;
 	char			 postmaster[320];
 	int			 failed;	/* an outcome was not recorded */
+	struct dlimit_job	 lim;	/* addresses, sessions, deadline */
 };
 
 static uint32_t
@@ -551,6 +553,55 @@ try_addr(struct djob *dj, const struct mx_host *h, const struct mx_addr *a,
 	return 0;
 }
 
+/*
+ * The job's limits (dlimit.h), from its start: a tarpit that answers
+ * each line just inside its timeout holds the worker this long at most.
+ */
+static void
+job_limits(struct djob *dj)
+{
+	dj->lim.addr_limit = (unsigned)dj->conf->mx_address_limit;
+	dj->lim.session_limit = (unsigned)dj->conf->mx_session_limit;
+	dj->lim.deadline = mono_msec() + dj->conf->delivery_job_timeout *
+	    1000LL;
+}
+
+/*
+ * Whether a limit stops the job before its next address.  The deadline
+ * defers what is left (4.4.2), whatever the hosts said: not reaching a
+ * host in time says nothing about the recipient.  The address and
+ * session limits end the list as Postfix's do: what the last host said
+ * stands, a 5xx from every host tried still bounces.
+ */
+static int
+job_limited(struct djob *dj)
+{
+	const char	*why;
+	struct outcome	 o;
+
+	if ((why = dlimit_next_addr(&dj->lim, mono_msec())) == NULL)
+		return 0;
+	dj->rep.cut = 1;
+	log_info("%s: stopping after %u address(es) and %u session(s): %s "
+	    "reached", dj->job->dest, dj->lim.addrs, dj->lim.sessions, why);
+	if (strcmp(why, "delivery_job_timeout") == 0) {
+		outcome_set(&o, OUTCOME_DEFER, "4.4.2", "delivery_job_timeout "
+		    "(%llds) reached after %u address(es)%s%s", (long long)
+		    dj->conf->delivery_job_timeout, dj->lim.addrs,
+		    dj->last_defer.kind != OUTCOME_NONE ? ", last error: " : "",
+		    dj->last_defer.kind != OUTCOME_NONE ? dj->last_defer.text :
+		    "");
+		dj->last_defer = o;
+	} else if (dj->last_defer.kind != OUTCOME_NONE) {
+		o = dj->last_defer;
+		outcome_set(&dj->last_defer, OUTCOME_DEFER, o.status, "%s "
+		    "reached, last error: %s", why, o.text);
+	} else if (dj->last_bounce.kind == OUTCOME_NONE)
+		outcome_set(&dj->last_defer, OUTCOME_DEFER, "4.4.2", "%s "
+		    "reached", why);
+	return 1;
+}
+
 static void
 deliver_route(struct djob *dj, const struct mx_route *rt)
 {
@@ -560,6 +611,8 @@ deliver_route(struct djob *dj, const struct mx_route *rt)
 	size_t			 h, a;
 
 	memset(&opts, 0, sizeof(opts));
+	opts.deadline = dj->lim.deadline;
+	opts.sessions = &dj->lim.sessions;
 	opts.helo = dj->conf->hostname;
 	opts.port = dj->port;
 	opts.connect_timeout = (int)dj->conf->connect_timeout;
@@ -567,13 +620,21 @@ deliver_route(struct djob *dj, const struct mx_route *rt)
 	opts.tls_ctx = dj->tls;
 	opts.cred = dj->have_cred ? &dj->cred : NULL;
 	for (h = 0; h < rt->nhosts && any_pending(dj); h++) {
+		if (job_limited(dj))
+			return;
 		if (tls_decide(dj, rt, &rt->hosts[h], &td, &o) == -1) {
 			note_conn_failure(dj, &o);
 			continue;
 		}
-		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++)
+		for (a = 0; a < rt->hosts[h].naddrs && any_pending(dj); a++) {
+			/* An address skipped as down counts too: the limit
+			 * is on the list, in MX order (Postfix's). */
+			if (job_limited(dj))
+				return;
+			dj->lim.addrs++;
 			(void)try_addr(dj, &rt->hosts[h],
 			    &rt->hosts[h].addrs[a], &td, &opts);
+		}
 	}
 }
 
@@ -931,6 +992,9 @@ record_msg(struct djob *dj, struct dmsg *dm)
 	for (i = 0; i < dm->nrcpt; i++) {
 		if (rec.final[i].kind == OUTCOME_SENT)
 			sent = 1;
+		else if (rec.final[i].kind == OUTCOME_DEFER &&
+		    !dm->res[i].resched)
+			dj->rep.deferred++;
 		log_rcpt(dj, dm, i, &rec.final[i], rc == -1 ?
 		    " not recorded" : dm->res[i].resched ?
 		    " rescheduled" : "");
@@ -1079,6 +1143,7 @@ deliver_job_run(const struct config *conf, const struct deliver_job *job)
 
 	if (job_setup(&dj, conf, job) == -1)
 		return EX_TEMPFAIL;
+	job_limits(&dj);
 	job_load(&dj);
 	if (any_pending(&dj)) {
 		if (relay_domain_local(conf, job->dest))

@@ -34,6 +34,7 @@
 #include "compat.h"
 #include "config.h"
 #include "deliver.h"
+#include "dlimit.h"
 #include "dtable.h"
 #include "throttle.h"
 #include "tls_table.h"
@@ -88,6 +89,7 @@ struct dstate {
 	int64_t			 logged_block;	/* block end last logged */
 	int			 learn_pending;	/* deferral seen while other
 						 * workers were still sending */
+	int64_t			 suspect_until;	/* mono ms (dlimit.h) */
 };
 
 struct runner {
@@ -114,6 +116,8 @@ struct due {
 	char		 qid[QID_LEN + 1];
 	uint32_t	 idx;
 	char		*key;	/* next hop */
+	int		 dsn;	/* null sender; known once its group was
+				 * sorted for the reserve (dest_admit) */
 };
 
 struct collect {
@@ -384,6 +388,12 @@ dstate_report(struct runner *r, const struct worker *w,
 	d->last_used = now;
 	if (rep == NULL)
 		return;
+	/* Suspect until the retry after next is over: two retry_max (with
+	 * jitter) and a job, so a destination that keeps deferring never
+	 * looks fresh between its retries. */
+	d->suspect_until = dlimit_after_report(d->suspect_until,
+	    rep->accepted, rep->deferred, (int)rep->cut, mono_msec(),
+	    (2 * r->conf->retry_max + r->conf->delivery_job_timeout) * 1000LL);
 	dest_limits(r, w->dest, &lim);
 	throttle_sent(&d->st, &lim, now, rep->accepted);
 	if (rep->ratelimited) {
@@ -575,11 +585,17 @@ static void
 worker_done(struct runner *r, struct worker *w, int status)
 {
 	struct deliver_report	 rep;
+	const struct deliver_report *rp = worker_report(w, &rep);
 	int64_t	 until = (int64_t)time(NULL) + pause_len(r->conf);
 	size_t	 i;
 	int	 ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-	dstate_report(r, w, worker_report(w, &rep));
+	/* One line per job: how long the next hop held the worker. */
+	log_info("runner: %s: worker %ld done in %.1fs, %zu recipient(s), "
+	    "%u connection(s)%s", w->dest, (long)w->pid,
+	    (double)(mono_msec() - w->started) / 1000.0, w->nitems,
+	    rp ? rp->connections : 0, rp && rp->cut ? ", cut by a limit" : "");
+	dstate_report(r, w, rp);
 
 	if (ok) {
 		for (i = 0; i < w->nitems; i++)
@@ -653,6 +669,7 @@ collect_cb(void *arg, const struct qdue *d)
 	e = &c->v[c->n++];
 	memcpy(e->qid, d->qid, sizeof(e->qid));
 	e->idx = d->idx;
+	e->dsn = 0;
 	e->key = xstrdup(dest_key(c->r->conf, &c->r->transport,
 	    d->dest ? d->dest : ""));
 	return 0;
@@ -741,6 +758,92 @@ dest_budget(struct runner *r, const char *key, size_t waiting, size_t *conc)
 }
 
 /*
+ * Slow or suspect now (dlimit_suspect): the next hop deferred recently,
+ * or one of its workers has run longer than twice client_timeout (one
+ * stalled reply and more).
+ */
+static int
+dest_suspect(struct runner *r, const char *key)
+{
+	struct dlimit_dest	 dd;
+	size_t			 i;
+
+	dd.suspect_until = dstate_get(r, key)->suspect_until;
+	dd.oldest_start = 0;
+	for (i = 0; i < r->nslots; i++)
+		if (r->w[i].pid != 0 && strcmp(r->w[i].dest, key) == 0 &&
+		    (dd.oldest_start == 0 || r->w[i].started < dd.oldest_start))
+			dd.oldest_start = r->w[i].started;
+	return dlimit_suspect(&dd, mono_msec(),
+	    r->conf->client_timeout * 2000LL);
+}
+
+/* Puts the DSNs (null sender) of v[0..n) first, each part in its order
+ * (a message's recipients stay together), marking them.  A message that
+ * cannot be read is taken as no DSN: it waits like the rest. */
+static void
+dsn_first(struct runner *r, struct due *v, size_t n)
+{
+	struct qmsg	 m;
+	struct due	*tmp;
+	size_t		 i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && strcmp(v[i].qid, v[i - 1].qid) == 0) {
+			v[i].dsn = v[i - 1].dsn;
+			continue;
+		}
+		v[i].dsn = 0;
+		if (queue_get_msg(r->q, v[i].qid, &m) == 0) {
+			v[i].dsn = m.sender[0] == '\0';
+			queue_msg_free(&m);
+		}
+	}
+	tmp = xcalloc(n ? n : 1, sizeof(*tmp));
+	for (i = 0; i < n; i++)
+		if (v[i].dsn)
+			tmp[k++] = v[i];
+	for (i = 0; i < n; i++)
+		if (!v[i].dsn)
+			tmp[k++] = v[i];
+	memcpy(v, tmp, n * sizeof(*v));
+	free(tmp);
+}
+
+/*
+ * How many of v[cur..end) (one next hop) may go to a worker now under
+ * the reserve (dlimit_admit): all, only the DSNs (sorted to the front
+ * the first time they are needed, *sorted), or none.
+ */
+static size_t
+dest_admit(struct runner *r, struct due *v, size_t cur, size_t end,
+    char *sorted)
+{
+	struct dlimit_slots	 s;
+	size_t			 k;
+	int			 suspect;
+
+	s.running = r->running;
+	s.max = (size_t)r->conf->max_deliveries;
+	s.reserve = (size_t)r->conf->delivery_reserve;
+	suspect = dest_suspect(r, v[cur].key);
+	if (dlimit_admit(&s, suspect, 0))
+		return end - cur;
+	if (!suspect || !dlimit_admit(&s, suspect, 1))
+		return 0;
+	if (!*sorted) {
+		dsn_first(r, &v[cur], end - cur);
+		*sorted = 1;
+	}
+	for (k = cur; k < end && v[k].dsn; k++)
+		;
+	if (k == cur)
+		log_debug("runner: %s: slow, waits outside the reserve",
+		    v[cur].key);
+	return k - cur;
+}
+
+/*
  * Round robin over next hops, one batch each per round, so one busy
  * destination cannot take every worker.  A throttled next hop is left
  * out without touching its recipients, so it slows nobody else down.
@@ -751,13 +854,15 @@ static void
 dispatch(struct runner *r, struct due *v, size_t n)
 {
 	const struct config	*conf = r->conf;
-	size_t			*start, *cur, ng, g, end, len, conc;
+	size_t			*start, *cur, ng, g, end, len, conc, avail;
+	char			*sorted;
 	long long		 maxb;
 	uint32_t		 budget;
 	int			 progress = 1;
 
 	start = xcalloc(n + 1, sizeof(*start));
 	cur = xcalloc(n + 1, sizeof(*cur));
+	sorted = xcalloc(n + 1, 1);
 	ng = group_starts(v, n, start);
 	start[ng] = n;
 	memcpy(cur, start, (ng + 1) * sizeof(*cur));
@@ -765,8 +870,8 @@ dispatch(struct runner *r, struct due *v, size_t n)
 		progress = 0;
 		for (g = 0; g < ng; g++) {
 			end = start[g + 1];
-			if (cur[g] == end || (long long)r->running >=
-			    conf->max_deliveries)
+			if (cur[g] == end || (avail = dest_admit(r, v, cur[g],
+			    end, &sorted[g])) == 0)
 				continue;
 			budget = dest_budget(r, v[cur[g]].key, end - cur[g],
 			    &conc);
@@ -776,7 +881,7 @@ dispatch(struct runner *r, struct due *v, size_t n)
 			maxb = conf->max_batch;
 			if (budget != THROTTLE_UNLIMITED && budget < maxb)
 				maxb = budget;
-			len = batch_len(&v[cur[g]], end - cur[g], maxb);
+			len = batch_len(&v[cur[g]], avail, maxb);
 			/* Under load, fill batches: while a worker serves
 			 * this next hop, another starts only with a full
 			 * batch; the rest waits for a running one to end and
@@ -797,6 +902,7 @@ dispatch(struct runner *r, struct due *v, size_t n)
 			r->blocked = 1;
 	free(start);
 	free(cur);
+	free(sorted);
 }
 
 static void

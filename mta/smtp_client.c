@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 
 #include "compat.h"
+#include "dlimit.h"
 #include "log.h"
 #include "netio.h"
 #include "smtp_auth.h"
@@ -81,13 +82,29 @@ remote_outcome(struct smtp_client *c, struct outcome *o,
 		c->dead = 1;
 }
 
+/* A stage's time in ms: its own timeout, cut to what is left of the
+ * job's deadline (dlimit.h), so no stage outlives the job. */
+static int
+stage_ms(const struct smtp_client *c, int64_t ms)
+{
+	return (int)dlimit_stage_ms(ms, mono_msec(), c->opts.deadline);
+}
+
+/* Why a stage ran out of time: its own timeout or the job's. */
+static const char *
+timed_out(const struct smtp_client *c)
+{
+	return c->opts.deadline > 0 && mono_msec() >= c->opts.deadline ?
+	    "delivery_job_timeout reached" : "conversation timed out";
+}
+
 /* Reads one whole reply.  0, or -1 with fail filled (DEFER) and the
  * connection marked dead. */
 static int
 read_reply(struct smtp_client *c, struct smtp_reply *r, int ehlo,
     int timeout, const char *stage, struct outcome *fail)
 {
-	int64_t		 deadline = mono_msec() + timeout * 1000LL;
+	int64_t		 deadline = mono_msec() + stage_ms(c, timeout * 1000LL);
 	const char	*line, *why = NULL;
 	size_t		 len;
 	enum netio_line	 rc;
@@ -99,7 +116,7 @@ read_reply(struct smtp_client *c, struct smtp_reply *r, int ehlo,
 		rc = netio_getline(c->nio, &line, &len, SMTP_REPLY_LINE_MAX,
 		    left > 0 ? left : 0);
 		if (rc == NETIO_LINE_TIMEOUT)
-			why = "conversation timed out";
+			why = timed_out(c);
 		else if (rc == NETIO_LINE_EOF || rc == NETIO_LINE_ERROR)
 			why = "lost connection";
 		else if (rc == NETIO_LINE_LONG)
@@ -127,11 +144,12 @@ read_reply(struct smtp_client *c, struct smtp_reply *r, int ehlo,
 static int
 flush_out(struct smtp_client *c, const char *stage, struct outcome *fail)
 {
-	if (netio_flush(c->nio, c->opts.reply_timeout * 1000) == 0)
+	if (netio_flush(c->nio, stage_ms(c, c->opts.reply_timeout * 1000LL))
+	    == 0)
 		return 0;
 	c->dead = 1;
 	outcome_set(fail, OUTCOME_DEFER, "4.4.2", "%s with %s while sending %s",
-	    errno == ETIMEDOUT ? "conversation timed out" : "lost connection",
+	    errno == ETIMEDOUT ? timed_out(c) : "lost connection",
 	    c->relay, stage);
 	return -1;
 }
@@ -270,7 +288,8 @@ starttls(struct smtp_client *c, struct outcome *out, char *why,
 		    tls_level_name(c->tls.level), c->relay, r.text);
 		return -1;
 	}
-	if (netio_tls_connect(c->nio, ssl, c->opts.reply_timeout * 1000,
+	if (netio_tls_connect(c->nio, ssl,
+	    stage_ms(c, c->opts.reply_timeout * 1000LL),
 	    why, whylen) == -1) {
 		c->dead = 1;
 		if (may)
@@ -298,7 +317,8 @@ session(struct smtp_client *c, int try_tls, struct outcome *out, char *why,
 	c->dead = 0;
 	c->need_rset = 0;
 	if ((fd = netio_connect(c->addr.family, c->addr.addr, c->opts.port,
-	    c->opts.connect_timeout * 1000, err, sizeof(err))) == -1) {
+	    stage_ms(c, c->opts.connect_timeout * 1000LL), err,
+	    sizeof(err))) == -1) {
 		outcome_set(out, OUTCOME_DEFER, "4.4.1", "connect to %s: %s",
 		    c->relay, err);
 		return -1;
@@ -307,6 +327,9 @@ session(struct smtp_client *c, int try_tls, struct outcome *out, char *why,
 	if (read_reply(c, &r, 0, c->opts.reply_timeout, "the greeting",
 	    out) == -1)
 		return -1;
+	/* A greeting came: a session for mx_session_limit (dlimit.h). */
+	if (c->opts.sessions != NULL)
+		(*c->opts.sessions)++;
 	if (r.code != 220)
 		return refused(c, &r, "the session", out);
 	if (hello(c, out) == -1)
@@ -794,7 +817,8 @@ smtp_client_close(struct smtp_client *c)
 	 * little patience. */
 	if (c->nio != NULL && !c->dead) {
 		(void)netio_printf(c->nio, "QUIT\r\n");
-		if (netio_flush(c->nio, QUIT_TIMEOUT * 1000) == 0)
+		if (netio_flush(c->nio, stage_ms(c, QUIT_TIMEOUT * 1000LL))
+		    == 0)
 			(void)read_reply(c, &r, 0, QUIT_TIMEOUT, "QUIT", &o);
 	}
 	drop(c);

@@ -5,7 +5,9 @@ relay that requires SMTP AUTH under TLS.  Each is stopped or removed by
 its owner's finalizer; only loopback addresses are ever touched.
 """
 
+import asyncio
 import subprocess
+import threading
 import time
 
 from aiosmtpd.smtp import AuthResult
@@ -197,3 +199,119 @@ class DsnMX(peers.RecordingMX):
             server_hostname=self.hostname, ready_timeout=10)
         self._controller.start()
         return self
+
+
+class Tarpit:
+    """TCP peers on many loopback addresses (port 25) that stall every
+    step just inside the client's timeout, as tarpits do: each reply
+    comes `delay` seconds after the line it answers (the greeting
+    `delay` after the connection, the reply to "." after 2 * delay, the
+    time RFC 5321 §4.5.3.2.6 allows it), and the end of data is answered
+    421, closing the session, so that the client goes on to the next
+    address.  Addresses in `drop` accept and close at once, without a
+    greeting (a session that never starts).  All run in one asyncio loop
+    in a thread; stop() closes everything.
+
+    Records every connection: (address, start, end) on monotonic time;
+    greeted() and dropped() count them per address."""
+
+    def __init__(self, addrs, delay, drop=(), port=25):
+        self.addrs = list(addrs)
+        self.drop = set(drop)
+        self.delay = delay
+        self.port = port
+        self.lock = threading.Lock()
+        self.conns = []          # [addr, start, end or None]
+        self._loop = None
+        self._thread = None
+        self._servers = []
+        self._ready = threading.Event()
+        self._error = None
+
+    async def _reply(self, writer, line, delay):
+        await asyncio.sleep(delay)
+        writer.write(line.encode() + b"\r\n")
+        await writer.drain()
+
+    async def _session(self, reader, writer, rec):
+        await self._reply(writer, "220 tarpit ESMTP", self.delay)
+        while True:
+            line = await asyncio.wait_for(reader.readline(), 120)
+            if not line:
+                return
+            verb = line.strip().upper()
+            if verb == b"DATA":
+                await self._reply(writer, "354 go on", self.delay)
+                while True:
+                    body = await asyncio.wait_for(reader.readline(), 120)
+                    if not body or body == b".\r\n":
+                        break
+                await self._reply(writer, "421 4.7.0 tarpit, try later",
+                                  2 * self.delay)
+                return
+            if verb == b"QUIT":
+                await self._reply(writer, "221 bye", 0)
+                return
+            await self._reply(writer, "250 ok", self.delay)
+
+    def _handler(self, addr):
+        async def handle(reader, writer):
+            rec = [addr, time.monotonic(), None]
+            with self.lock:
+                self.conns.append(rec)
+            try:
+                if addr not in self.drop:
+                    await self._session(reader, writer, rec)
+            except (OSError, asyncio.TimeoutError,
+                    asyncio.IncompleteReadError, asyncio.CancelledError):
+                pass
+            finally:
+                rec[2] = time.monotonic()
+                writer.close()
+        return handle
+
+    async def _start(self):
+        for a in self.addrs:
+            self._servers.append(await asyncio.start_server(
+                self._handler(a), a, self.port, reuse_address=True))
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except Exception as e:  # reported by start()
+            self._error = e
+        self._ready.set()
+        if self._error is None:
+            self._loop.run_forever()
+        for s in self._servers:
+            s.close()
+        tasks = asyncio.all_tasks(self._loop)
+        for t in tasks:
+            t.cancel()
+        self._loop.run_until_complete(
+            asyncio.gather(*tasks, return_exceptions=True))
+        self._loop.close()
+
+    def start(self):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(20) or self._error is not None:
+            self.stop()
+            raise RuntimeError("tarpit did not start: %r" % self._error)
+        return self
+
+    def stop(self):
+        if self._loop is not None and self._thread is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            except RuntimeError:
+                pass
+            self._thread.join(10)
+        self._thread = None
+
+    def connections(self, addrs=None, since=0.0):
+        with self.lock:
+            return [tuple(c) for c in self.conns if c[1] >= since and
+                    (addrs is None or c[0] in addrs)]

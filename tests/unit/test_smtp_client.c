@@ -669,6 +669,56 @@ test_no_server(void **state)
 	close(fd);
 }
 
+/* The job's deadline cuts a stage's own timeout (dlimit.h), with its
+ * own reason; a greeting, whatever its code, counts as a session. */
+static void
+test_deadline_and_sessions(void **state)
+{
+	static const char *greet421[] = { "--greeting", "421 busy", NULL };
+	struct smtp_client_opts o;
+	struct tls_decision d;
+	struct mx_host	 h;
+	struct mx_addr	 a;
+	struct outcome	 oo;
+	struct sockaddr_in sin;
+	struct peer	 p;
+	socklen_t	 sl = sizeof(sin);
+	unsigned	 sessions = 0;
+	int		 fd;
+	int64_t		 t0;
+
+	(void)state;
+	decision(&d, TLS_LEVEL_MAY);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	target(AF_INET, ntohs(sin.sin_port), &h, &a, &o);
+	/* a silent server, a 5 s reply timeout, 0.5 s left in the job */
+	o.sessions = &sessions;
+	t0 = mono_msec();
+	o.deadline = t0 + 500;
+	assert_null(smtp_client_open(&h, &a, &d, &o, &oo));
+	assert_true(mono_msec() - t0 >= 400);
+	assert_true(mono_msec() - t0 < 2000);
+	assert_string_equal(oo.status, "4.4.2");
+	assert_non_null(strstr(oo.text, "delivery_job_timeout reached"));
+	assert_int_equal(sessions, 0);
+	close(fd);
+	/* a 421 greeting inside the deadline: refused, and counted */
+	p = peer_start(AF_INET, greet421);
+	target(AF_INET, p.port, &h, &a, &o);
+	o.sessions = &sessions;
+	o.deadline = mono_msec() + 5000;
+	assert_null(smtp_client_open(&h, &a, &d, &o, &oo));
+	assert_string_equal(oo.status, "4.0.0");
+	assert_int_equal(sessions, 1);	/* a 421 greeting is a session */
+	free(peer_finish(p));
+}
+
 static int
 setup(void **state)
 {
@@ -721,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_precheck),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_no_server),
+		cmocka_unit_test(test_deadline_and_sessions),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
