@@ -3,7 +3,8 @@
  * once, in the table in mta/config.c, with its type and default; unknown
  * keys and bad values are errors reported as "file:line: reason".
  * Lists are separated by commas and/or white space.  A key given twice
- * keeps the last value, except the repeatable ones (listen, resolver_option).
+ * keeps the last value, except the repeatable ones (listen, resolver_option,
+ * resolver_config), whose entries keep their line numbers.
  */
 #ifndef POSTERN_CONFIG_H
 #define POSTERN_CONFIG_H
@@ -12,6 +13,8 @@
 
 struct strlist {
 	char	**v;
+	int	 *line;		/* postern.conf line of each (repeatable
+				 * keys), 0 for a default; may be NULL */
 	size_t	  n;
 };
 
@@ -76,7 +79,9 @@ struct config {
 	char		*resolver_forward;	/* addr@port */
 	char		*resolver_root_hints;
 	char		*resolver_trust_anchor;
-	struct strlist	 resolver_options;	/* "name: value" to ub_ctx_set_option */
+	struct strlist	 resolver_options;	/* "name: value", unbound.conf
+						 * server: options (dns.h) */
+	struct strlist	 resolver_configs;	/* unbound.conf fragments */
 
 	/* delivery */
 	char		*relayhost;	/* "[host]:port" or "host:port"; empty: MX */

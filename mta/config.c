@@ -68,6 +68,7 @@ static const struct ckey keys[] = {
 	{ "resolver_root_hints", C_STR, O(resolver_root_hints), "", 0, 0 },
 	{ "resolver_trust_anchor", C_STR, O(resolver_trust_anchor), "", 0, 0 },
 	{ "resolver_option",	C_APPEND, O(resolver_options), "", 0, 0 },
+	{ "resolver_config",	C_APPEND, O(resolver_configs), "", 0, 0 },
 	{ "relayhost",		C_STR, O(relayhost), "", 0, 0 },
 	{ "relayhost_auth_file", C_STR, O(relayhost_auth_file), "", 0, 0 },
 	{ "smtp_port",		C_INT, O(smtp_port), "25", 1, 65535 },
@@ -119,14 +120,18 @@ strlist_clear(struct strlist *l)
 	for (i = 0; i < l->n; i++)
 		free(l->v[i]);
 	free(l->v);
+	free(l->line);
 	l->v = NULL;
+	l->line = NULL;
 	l->n = 0;
 }
 
 static void
-strlist_add(struct strlist *l, const char *s, size_t len)
+strlist_add(struct strlist *l, const char *s, size_t len, int lineno)
 {
 	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	l->line = xreallocarray(l->line, l->n + 1, sizeof(*l->line));
+	l->line[l->n] = lineno;
 	l->v[l->n++] = xstrndup(s, len);
 }
 
@@ -140,7 +145,7 @@ strlist_split(struct strlist *l, const char *s)
 		s += strspn(s, ", \t");
 		n = strcspn(s, ", \t");
 		if (n > 0)
-			strlist_add(l, s, n);
+			strlist_add(l, s, n, 0);
 		s += n;
 	}
 }
@@ -233,7 +238,7 @@ parse_number(const struct ckey *k, const char *v, long long *out)
 }
 
 static const char *
-config_set(struct config *c, const struct ckey *k, const char *v)
+config_set(struct config *c, const struct ckey *k, const char *v, int lineno)
 {
 	char	*base = (char *)c;
 	char	**sp;
@@ -250,7 +255,7 @@ config_set(struct config *c, const struct ckey *k, const char *v)
 	case C_APPEND:
 		if (*v != '\0')
 			strlist_add((struct strlist *)(void *)(base + k->off),
-			    v, strlen(v));
+			    v, strlen(v), lineno);
 		return NULL;
 	case C_LISTEN:
 		if (c->nlisten == CONFIG_MAX_LISTEN)
@@ -292,7 +297,7 @@ config_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->path = xstrdup("(builtin)");
 	for (i = 0; i < NKEYS; i++)
-		if (config_set(c, &keys[i], keys[i].def) != NULL)
+		if (config_set(c, &keys[i], keys[i].def, 0) != NULL)
 			fatalx("config: bad default for %s", keys[i].name);
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
@@ -324,7 +329,7 @@ trim(char *s)
 }
 
 static const char *
-config_line(struct config *c, char *line, int *listen_seen)
+config_line(struct config *c, char *line, int lineno, int *listen_seen)
 {
 	const struct ckey	*k;
 	char			*eq, *key, *val;
@@ -341,7 +346,7 @@ config_line(struct config *c, char *line, int *listen_seen)
 		c->nlisten = 0;
 		*listen_seen = 1;
 	}
-	return config_set(c, k, val);
+	return config_set(c, k, val, lineno);
 }
 
 /* Reads an open stream named path over c; closes it. */
@@ -365,7 +370,7 @@ config_read(struct config *c, FILE *f, const char *path, char *err,
 		p = trim(line);
 		if (*p == '\0')
 			continue;
-		why = config_line(c, p, &listen_seen);
+		why = config_line(c, p, lineno, &listen_seen);
 	}
 	if (why == NULL && ferror(f))
 		why = strerror(errno);
@@ -448,11 +453,11 @@ config_dev(struct config *c, const char *dir)
 	free(c->path);
 	c->path = xstrdup("(development)");
 	c->nlisten = 0;
-	if ((why = config_set(c, config_key("listen"), "127.0.0.1:2525")) ||
-	    (why = config_set(c, config_key("user"), "")) ||
-	    (why = config_set(c, config_key("local_domains"), "localhost")) ||
-	    (why = config_set(c, config_key("retry_min"), "1m")) ||
-	    (why = config_set(c, config_key("queue_run_interval"), "30s")))
+	if ((why = config_set(c, config_key("listen"), "127.0.0.1:2525", 0)) ||
+	    (why = config_set(c, config_key("user"), "", 0)) ||
+	    (why = config_set(c, config_key("local_domains"), "localhost", 0)) ||
+	    (why = config_set(c, config_key("retry_min"), "1m", 0)) ||
+	    (why = config_set(c, config_key("queue_run_interval"), "30s", 0)))
 		fatalx("config_dev: %s", why);
 	if ((size_t)snprintf(spool, sizeof(spool), "%s/run/spool", dir) >=
 	    sizeof(spool))

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "dns.h"
 #include "log.h"
 #include "master.h"
 #include "sendmail.h"
@@ -112,6 +113,13 @@ main(int argc, char *argv[])
 	}
 	if (verbose > conf.verbose)
 		conf.verbose = verbose;
+	/* Deliveries build their resolver long after start: a resolver
+	 * option that cannot be applied is refused here, with its line. */
+	if ((check || argc == 0) && dns_check(&conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		config_free(&conf);
+		return EX_CONFIG;
+	}
 	if (check) {
 		if (verbose)
 			config_dump(&conf);

@@ -7,6 +7,7 @@
  * hold a delivery worker forever.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,52 +56,170 @@ ub_err(int rc, const char *what, const char *arg, char *err, size_t errlen)
 	return -1;
 }
 
-/* Options libunbound cannot take one by one go through a config file. */
+/* Clause names of unbound.conf(5).  A resolver_option is one option of
+ * the server: clause; a whole clause (a forward-zone: with its name: and
+ * forward-addr: lines) or an include goes into a resolver_config file. */
+static const char *const dns_clauses[] = {
+	"server", "forward-zone", "stub-zone", "auth-zone", "view", "rpz",
+	"remote-control", "include", "include-toplevel", "python", "dynlib",
+	"dnstap", "dnscrypt", "cachedb"
+};
+
+const char *
+dns_option_check(const char *opt)
+{
+	size_t	 n, i;
+
+	n = strspn(opt, "abcdefghijklmnopqrstuvwxyz0123456789-");
+	if (opt[n] != ':' || n == 0)
+		return "want \"name: value\" with an unbound.conf(5) name";
+	if (opt[n + 1 + strspn(opt + n + 1, " \t")] == '\0')
+		return "no value after the name";
+	for (i = 0; i < sizeof(dns_clauses) / sizeof(dns_clauses[0]); i++)
+		if (strlen(dns_clauses[i]) == n &&
+		    strncmp(opt, dns_clauses[i], n) == 0)
+			return "a clause, not a server: option: use "
+			    "resolver_config";
+	return NULL;
+}
+
+/* "file:line: key" of the i-th entry of a repeatable key. */
+static void
+dns_where(const struct config *conf, const struct strlist *l, size_t i,
+    const char *key, char *out, size_t outlen)
+{
+	const char	*path = conf->path ? conf->path : "postern.conf";
+
+	if (l->line != NULL && l->line[i] > 0)
+		(void)snprintf(out, outlen, "%s:%d: %s", path, l->line[i], key);
+	else
+		(void)snprintf(out, outlen, "%s: %s", path, key);
+}
+
+/*
+ * Options [from, from + n) as one unbound.conf fragment, read with
+ * ub_ctx_config().  ub_ctx_set_option() is no substitute: it returns
+ * success for local-zone: and never applies it (libunbound 1.17), and it
+ * knows no clauses.  Each option opens its own server: so that none can
+ * run on into the clause of the one before.  The file is private
+ * (mkstemp: 0600, unpredictable name, O_EXCL) and gone before this
+ * returns: libunbound parses it at once.
+ */
 static int
-dns_option_file(struct ub_ctx *ub, const char *name, const char *val,
-    char *err, size_t errlen)
+dns_options_load(struct ub_ctx *ub, const struct strlist *opts, size_t from,
+    size_t n, char *err, size_t errlen)
 {
 	char	 path[] = "/tmp/postern-ub.XXXXXX";
 	FILE	*fp;
-	int	 fd, rc;
+	size_t	 i;
+	int	 fd, rc = UB_READFILE, bad = 0;
 
 	if ((fd = mkstemp(path)) == -1) {
-		(void)snprintf(err, errlen, "mkstemp: %s", strerror(errno));
+		(void)snprintf(err, errlen, "resolver_option: mkstemp: %s",
+		    strerror(errno));
 		return -1;
 	}
 	if ((fp = fdopen(fd, "w")) == NULL) {
-		(void)snprintf(err, errlen, "fdopen: %s", strerror(errno));
+		(void)snprintf(err, errlen, "resolver_option: fdopen: %s",
+		    strerror(errno));
 		(void)close(fd);
-		(void)unlink(path);
-		return -1;
+		goto done;
 	}
-	(void)fprintf(fp, "server:\n\t%s %s\n", name, val);
-	rc = fclose(fp) == 0 ? ub_ctx_config(ub, path) : UB_READFILE;
+	for (i = from; i < from + n; i++)
+		if (fprintf(fp, "server:\n\t%s\n", opts->v[i]) < 0)
+			bad = 1;
+	if (fclose(fp) != 0 || bad) {
+		(void)snprintf(err, errlen, "resolver_option: %s: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	if ((rc = ub_ctx_config(ub, path)) != 0)
+		(void)snprintf(err, errlen, "%s", ub_strerror(rc));
+done:
 	(void)unlink(path);
-	return ub_err(rc, "resolver_option", name, err, errlen);
+	return rc == 0 ? 0 : -1;
 }
 
-/* "name: value" as in unbound.conf(5); the name keeps its colon. */
-static int
-dns_option(struct ub_ctx *ub, const char *opt, char *err, size_t errlen)
+/* Which option the parser refused: each alone in a scratch context
+ * (only on the error path; the parser's own message names a temporary
+ * file the administrator never saw). */
+static void
+dns_options_blame(const struct config *conf, char *err, size_t errlen)
 {
-	char		 name[128];
-	const char	*colon, *val;
-	size_t		 nlen;
+	const struct strlist	*opts = &conf->resolver_options;
+	struct ub_ctx		*ub;
+	char			 where[PATH_MAX + 64], why[256];
+	size_t			 i;
+	int			 rc;
 
-	if ((colon = strchr(opt, ':')) == NULL ||
-	    (nlen = (size_t)(colon - opt) + 1) >= sizeof(name) || nlen < 2) {
-		(void)snprintf(err, errlen,
-		    "resolver_option \"%s\": want \"name: value\"", opt);
+	for (i = 0; i < opts->n; i++) {
+		if ((ub = ub_ctx_create()) == NULL)
+			return;
+		rc = dns_options_load(ub, opts, i, 1, why, sizeof(why));
+		ub_ctx_delete(ub);
+		if (rc == -1) {
+			dns_where(conf, opts, i, "resolver_option", where,
+			    sizeof(where));
+			(void)snprintf(err, errlen, "%s \"%s\": %s", where,
+			    opts->v[i], why);
+			return;
+		}
+	}
+}
+
+static int
+dns_options(struct ub_ctx *ub, const struct config *conf, char *err,
+    size_t errlen)
+{
+	const struct strlist	*opts = &conf->resolver_options;
+	const char		*why;
+	char			 where[PATH_MAX + 64], msg[256];
+	size_t			 i;
+
+	for (i = 0; i < opts->n; i++) {
+		if ((why = dns_option_check(opts->v[i])) == NULL)
+			continue;
+		dns_where(conf, opts, i, "resolver_option", where,
+		    sizeof(where));
+		(void)snprintf(err, errlen, "%s \"%s\": %s", where, opts->v[i],
+		    why);
 		return -1;
 	}
-	memcpy(name, opt, nlen);
-	name[nlen] = '\0';
-	for (val = colon + 1; *val == ' ' || *val == '\t'; val++)
-		;
-	if (ub_ctx_set_option(ub, name, val) == 0)
+	if (opts->n == 0)
 		return 0;
-	return dns_option_file(ub, name, val, err, errlen);
+	if (dns_options_load(ub, opts, 0, opts->n, msg, sizeof(msg)) == 0)
+		return 0;
+	(void)snprintf(err, errlen, "%s: resolver_option lines: %s",
+	    conf->path ? conf->path : "postern.conf", msg);
+	dns_options_blame(conf, err, errlen);
+	return -1;
+}
+
+/* The administrator's own unbound.conf fragments, before the one-line
+ * options so that a resolver_option overrides a fragment's setting. */
+static int
+dns_configs(struct ub_ctx *ub, const struct config *conf, char *err,
+    size_t errlen)
+{
+	const struct strlist	*l = &conf->resolver_configs;
+	char			 where[PATH_MAX + 64];
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < l->n; i++) {
+		dns_where(conf, l, i, "resolver_config", where, sizeof(where));
+		if (access(l->v[i], R_OK) == -1) {
+			(void)snprintf(err, errlen, "%s %s: %s", where,
+			    l->v[i], strerror(errno));
+			return -1;
+		}
+		if ((rc = ub_ctx_config(ub, l->v[i])) != 0) {
+			(void)snprintf(err, errlen, "%s %s: %s", where,
+			    l->v[i], ub_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* libunbound reads these files only at the first query: check now so
@@ -166,7 +285,6 @@ struct dns_ctx *
 dns_new(const struct config *conf, char *err, size_t errlen)
 {
 	struct dns_ctx	*ctx;
-	size_t		 i;
 
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->timeout_ms = DNS_TIMEOUT_MS;
@@ -174,12 +292,10 @@ dns_new(const struct config *conf, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "ub_ctx_create failed");
 		goto fail;
 	}
-	if (dns_mode(ctx->ub, conf, err, errlen) == -1)
+	if (dns_mode(ctx->ub, conf, err, errlen) == -1 ||
+	    dns_configs(ctx->ub, conf, err, errlen) == -1 ||
+	    dns_options(ctx->ub, conf, err, errlen) == -1)
 		goto fail;
-	for (i = 0; i < conf->resolver_options.n; i++)
-		if (dns_option(ctx->ub, conf->resolver_options.v[i], err,
-		    errlen) == -1)
-			goto fail;
 	/* A thread, not a forked helper: the worker stays one process. */
 	if (ub_err(ub_ctx_async(ctx->ub, 1), "ub_ctx_async", NULL, err,
 	    errlen))
@@ -188,6 +304,29 @@ dns_new(const struct config *conf, char *err, size_t errlen)
 fail:
 	dns_free(ctx);
 	return NULL;
+}
+
+/* Where this name is a local zone it goes; in the throw-away context
+ * that does not matter.  RFC 6761 §6.4: invalid. never exists. */
+#define DNS_CHECK_ZONE	"postern-check.invalid."
+
+int
+dns_check(const struct config *conf, char *err, size_t errlen)
+{
+	struct dns_ctx	*ctx;
+	int		 rc;
+
+	if ((ctx = dns_new(conf, err, errlen)) == NULL)
+		return -1;
+	/* libunbound applies local-data:, hints, anchors and zones only
+	 * when it finalizes the context, at the first query; any call that
+	 * finalizes does, and this one asks nothing of the network. */
+	rc = ub_ctx_zone_remove(ctx->ub, DNS_CHECK_ZONE);
+	if (rc != 0)
+		(void)snprintf(err, errlen, "%s: resolver set-up: %s",
+		    conf->path ? conf->path : "postern.conf", ub_strerror(rc));
+	dns_free(ctx);
+	return rc == 0 ? 0 : -1;
 }
 
 void
