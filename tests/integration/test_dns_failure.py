@@ -137,8 +137,10 @@ def nothing_in_clear(peer):
 def deferred(p, qid, rcpt, reason, peer, since=0):
     """Deferred with reason, also in "postern queue"; the peer got
     nothing and saw no MAIL in clear."""
-    line = p.wait_log(r"%s: to=<%s> .*status=deferred" % (
-        qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT, since=since)[0].string
+    m = p.wait_log(r"%s: to=<%s> .*status=(\w+)" % (qid, re.escape(rcpt)),
+                   timeout=DELIVER_TIMEOUT, since=since)[0]
+    line = m.string
+    assert m.group(1) == "deferred", line
     assert re.search(reason, line), line
     mine = [m for m in p.queue() if m["qid"] == qid]
     assert len(mine) == 1 and re.search(reason, mine[0]["text"]), mine
