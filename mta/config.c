@@ -67,6 +67,7 @@ static const struct ckey keys[] = {
 	{ "resolver_forward",	C_STR, O(resolver_forward), "", 0, 0 },
 	{ "resolver_root_hints", C_STR, O(resolver_root_hints), "", 0, 0 },
 	{ "resolver_trust_anchor", C_STR, O(resolver_trust_anchor), "", 0, 0 },
+	{ "dnssec",		C_BOOL, O(dnssec), "on", 0, 1 },
 	{ "resolver_option",	C_APPEND, O(resolver_options), "", 0, 0 },
 	{ "resolver_config",	C_APPEND, O(resolver_configs), "", 0, 0 },
 	{ "relayhost",		C_STR, O(relayhost), "", 0, 0 },
@@ -223,13 +224,14 @@ parse_number(const struct ckey *k, const char *v, long long *out)
 		n = (long long)u;
 		break;
 	default:	/* C_BOOL */
-		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		if (!strcmp(v, "yes") || !strcmp(v, "true") ||
+		    !strcmp(v, "on") || !strcmp(v, "1"))
 			n = 1;
 		else if (!strcmp(v, "no") || !strcmp(v, "false") ||
-		    !strcmp(v, "0"))
+		    !strcmp(v, "off") || !strcmp(v, "0"))
 			n = 0;
 		else
-			return "expected yes or no";
+			return "expected yes or no (on or off)";
 	}
 	if (n < k->min || n > k->max)
 		return "value out of range";
@@ -433,11 +435,15 @@ config_validate(const struct config *c)
 		return "throttle_backoff_min is larger than throttle_backoff_max";
 	if (c->resolver == RESOLVER_FORWARD && *c->resolver_forward == '\0')
 		return "resolver = forward needs resolver_forward = addr@port";
-	if (c->resolver == RESOLVER_RECURSIVE &&
-	    (*c->resolver_root_hints == '\0' ||
-	    *c->resolver_trust_anchor == '\0'))
-		return "resolver = recursive needs resolver_root_hints and "
-		    "resolver_trust_anchor";
+	if (c->resolver == RESOLVER_RECURSIVE && *c->resolver_root_hints == '\0')
+		return "resolver = recursive needs resolver_root_hints";
+	if (c->resolver == RESOLVER_RECURSIVE && c->dnssec &&
+	    *c->resolver_trust_anchor == '\0')
+		return "resolver = recursive needs resolver_trust_anchor "
+		    "(or dnssec = off)";
+	if (!c->dnssec && *c->resolver_trust_anchor != '\0')
+		return "dnssec = off and resolver_trust_anchor contradict: "
+		    "remove one";
 	if ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))
 		return "tls_cert and tls_key go together";
 	return NULL;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_anchor.h"
 #include "log.h"
 #include "master.h"
 #include "sendmail.h"
@@ -24,6 +25,40 @@
 #else
 #define OPTSTRING	"c:dDnv"
 #endif
+
+/* Forwarders that strip DNSSEC data make every DANE domain defer as if
+ * the destination were broken: one clear line at start instead.  Asked
+ * from a child so that a resolver not yet reachable at boot delays
+ * nothing; the answer is only logged. */
+#define DNS_PROBE_MS	10000
+
+static void
+dns_start_checks(const struct config *conf)
+{
+	char	 line[1024];
+	pid_t	 pid;
+	int	 rc;
+
+	if (!conf->dnssec)
+		log_warnx("dnssec: %s", dns_anchor_describe(conf, line,
+		    sizeof(line)));
+	if (!conf->dnssec || conf->resolver == RESOLVER_RECURSIVE)
+		return;
+	if ((pid = fork()) == -1) {
+		log_warn("resolver check: fork");
+		return;
+	}
+	if (pid != 0)
+		return;
+	rc = dns_probe_root(conf, DNS_PROBE_MS, line, sizeof(line));
+	if (rc == -1)
+		log_warnx("dnssec: %s", line);
+	else if (rc == 1)
+		log_info("%s", line);
+	else
+		log_info("resolver check: the root DNSKEY validates");
+	_exit(0);
+}
 
 static void
 usage(void)
@@ -123,6 +158,8 @@ main(int argc, char *argv[])
 	if (check) {
 		if (verbose)
 			config_dump(&conf);
+		printf("dnssec: %s\n", dns_anchor_describe(&conf, err,
+		    sizeof(err)));
 		printf("%s: configuration ok\n", conf.path);
 		return EX_OK;
 	}
@@ -139,6 +176,7 @@ main(int argc, char *argv[])
 	}
 	log_init("postern", fg, conf.log_file);
 	log_setverbose((int)conf.verbose);
+	dns_start_checks(&conf);
 	if (dev)
 		dev_banner(&conf);
 	return master_main(&conf, fg);
