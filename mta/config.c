@@ -202,6 +202,26 @@ parse_listen(const char *v, struct listen_spec *ls)
 	return NULL;
 }
 
+/* Configuration is read by one thread, before any other starts. */
+static char	 config_why[512];
+
+static const char *
+range_text(const struct ckey *k)
+{
+	const char	*unit = k->type == C_DURATION ? " seconds" :
+			    k->type == C_SIZE ? " bytes" : "";
+
+	if (k->type == C_BOOL)
+		return "expected yes or no (on or off)";
+	if (k->max == BIG)
+		(void)snprintf(config_why, sizeof(config_why),
+		    "out of range: at least %lld%s", k->min, unit);
+	else
+		(void)snprintf(config_why, sizeof(config_why),
+		    "out of range: %lld to %lld%s", k->min, k->max, unit);
+	return config_why;
+}
+
 static const char *
 parse_number(const struct ckey *k, const char *v, long long *out)
 {
@@ -234,7 +254,7 @@ parse_number(const struct ckey *k, const char *v, long long *out)
 			return "expected yes or no (on or off)";
 	}
 	if (n < k->min || n > k->max)
-		return "value out of range";
+		return range_text(k);
 	*out = n;
 	return NULL;
 }
@@ -330,6 +350,20 @@ trim(char *s)
 	return s;
 }
 
+/* Every message names its key: "max_children: out of range: 1 to ...". */
+static const char *
+config_keyed(const struct ckey *k, const char *why)
+{
+	char	 tmp[sizeof(config_why)];
+
+	if (why == NULL || strncmp(why, k->name, strlen(k->name)) == 0)
+		return why;
+	(void)strlcpy(tmp, why, sizeof(tmp));
+	(void)snprintf(config_why, sizeof(config_why), "%s: %.400s", k->name,
+	    tmp);
+	return config_why;
+}
+
 static const char *
 config_line(struct config *c, char *line, int lineno, int *listen_seen)
 {
@@ -341,14 +375,17 @@ config_line(struct config *c, char *line, int lineno, int *listen_seen)
 	*eq = '\0';
 	key = trim(line);
 	val = trim(eq + 1);
-	if ((k = config_key(key)) == NULL)
-		return "unknown key";
+	if ((k = config_key(key)) == NULL) {
+		(void)snprintf(config_why, sizeof(config_why),
+		    "unknown key \"%.200s\"", key);
+		return config_why;
+	}
 	/* The first listen line replaces the default. */
 	if (k->type == C_LISTEN && !*listen_seen) {
 		c->nlisten = 0;
 		*listen_seen = 1;
 	}
-	return config_set(c, k, val, lineno);
+	return config_keyed(k, config_set(c, k, val, lineno));
 }
 
 /* Reads an open stream named path over c; closes it. */
