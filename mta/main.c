@@ -1,6 +1,7 @@
 /*
  * postern: one binary.  Without a command it runs the daemon; with one it
- * manages the queue.  Called as "mailq" it lists the queue.
+ * manages the queue.  Called as sendmail, mailq or newaliases it is
+ * sendmail(8) (sendmail.c; mailq takes sendmail's -C config).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -70,7 +71,7 @@ usage(void)
 	    "       postern [-c config] flush [domain]\n"
 	    "       postern [-c config] hold | release | delete QID ...\n"
 	    "       postern [-c config] policy domain [--probe]\n"
-	    "       mailq [-c config]\n");
+	    "       mailq [-C config]\n");
 	exit(EX_USAGE);
 }
 
@@ -109,33 +110,29 @@ main(int argc, char *argv[])
 	if (sendmail_name(progname(argv[0])))
 		return sendmail_main(argc, argv);
 	sendmail_drop_setgid();
-	if (strcmp(progname(argv[0]), "mailq") == 0)
-		argv[0] = "queue";
-	else {
-		while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
-			switch (ch) {
-			case 'c':
-				path = optarg;
-				break;
-			case 'd':
-				fg = 1;
-				break;
-			case 'D':
-				dev = fg = 1;
-				break;
-			case 'n':
-				check = 1;
-				break;
-			case 'v':
-				verbose++;
-				break;
-			default:
-				usage();
-			}
+	while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			fg = 1;
+			break;
+		case 'D':
+			dev = fg = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
 		}
-		argc -= optind;
-		argv += optind;
 	}
+	argc -= optind;
+	argv += optind;
 	config_defaults(&conf);
 	if (dev) {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)

@@ -397,6 +397,19 @@ run_mode(struct config *conf, const struct sm_args *a)
 	}
 }
 
+/* The options that do something here (sendmail_args.c), by name. */
+static const char *
+sm_usage(const char *prog)
+{
+	if (strcmp(prog, "mailq") == 0)
+		return "usage: mailq [-C config] [-v]\n";
+	if (strcmp(prog, "newaliases") == 0)
+		return "usage: newaliases [-C config]\n";
+	return "usage: sendmail [-C config] [-F name] [-f sender] [-i] "
+	    "[-N dsn] [-R ret] [-t] [-V envid] [-bm | -bs | -bp | -bi] "
+	    "[recipient ...]\n";
+}
+
 int
 sendmail_main(int argc, char **argv)
 {
@@ -414,7 +427,7 @@ sendmail_main(int argc, char **argv)
 	fputs(w.data, stderr);
 	buf_free(&w);
 	if (why != NULL) {
-		fprintf(stderr, "%s: %s\n", prog, why);
+		fprintf(stderr, "%s: %s\n%s", prog, why, sm_usage(prog));
 		return EX_USAGE;
 	}
 	/* Only plain submission keeps the maildrop group, and only with
