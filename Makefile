@@ -59,7 +59,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_tls_decide tests/unit/test_throttle \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
-		tests/unit/test_dns_anchor
+		tests/unit/test_dns_anchor tests/unit/test_privsep
 
 .SUFFIXES: .c .o
 .c.o:
@@ -110,6 +110,9 @@ tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns_anchor.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_anchor.c policy/dns.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+
+tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
 tests/unit/test_dlimit: tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS) $(CMOCKA_LIBS)

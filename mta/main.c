@@ -18,6 +18,7 @@
 #include "master.h"
 #include "sendmail.h"
 #include "policy_cmd.h"
+#include "privsep.h"
 
 /* Options end at the command ("policy d --probe"): glibc's getopt would
  * otherwise permute the command's own options in front of it. */
@@ -149,6 +150,12 @@ main(int argc, char *argv[])
 	 * option that cannot be applied is refused here, with its line. */
 	if ((check || argc == 0) && dns_check(&conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "postern: %s\n", err);
+		config_free(&conf);
+		return EX_CONFIG;
+	}
+	if (check && privsep_spool_check(conf.spool_dir, conf.user, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s: %s\n", conf.path, err);
 		config_free(&conf);
 		return EX_CONFIG;
 	}
