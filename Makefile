@@ -186,9 +186,9 @@ fuzz-short: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SHORT_SECONDS) $(FUZZ_BINS)
 
 deps:
-	@sh tests/deps.sh
+	@sh tests/deps.sh test
 
-run: deps all
+run: deps-build all
 	./postern -D
 
 check: deps all unit tests/net/dnsq
@@ -220,7 +220,7 @@ check-sanitize:
 # throughput, RSS and descriptors of the master and the runner, log files.
 SOAK_MESSAGES?=	100000
 SOAK_TIME?=	1800
-soak: deps all
+soak: bench-deps all
 	$(PYTHON) tests/soak/soak.py --postern ./postern \
 	    --messages $(SOAK_MESSAGES) --time-limit $(SOAK_TIME)
 
@@ -229,7 +229,7 @@ VALGRIND_TESTS?=	tests/integration/test_core_delivery.py
 valgrind-check: deps all
 	sh tests/valgrind_check.sh $(PYTHON) $$(pwd)/postern $(VALGRIND_TESTS)
 
-bench: deps all
+bench: bench-deps all
 	$(PYTHON) tests/bench/bench.py --postern ./postern
 
 install: all
@@ -246,4 +246,10 @@ clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
 	rm -rf run .sanitize tests/integration/__pycache__ tests/fuzz/bin
 
-.PHONY: all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build
+deps-build:
+	@sh tests/deps.sh build
+
+bench-deps:
+	@sh tests/deps.sh bench
+
+.PHONY: deps-build bench-deps all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build
