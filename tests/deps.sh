@@ -25,7 +25,7 @@ python3-dnspython db5.3-util valgrind clang libclang-rt-14-dev nftables"
 BENCH_PKGS="postfix"
 
 # FreeBSD 14 has OpenSSL 3 in base: no second OpenSSL in one process
-# with libunbound.  db5 is gone from the ports tree there: db18.
+# with libunbound.  Where db5 is gone from the packages: db18.
 FBSD_BUILD="pkgconf unbound"
 FBSD_TEST="cmocka nsd ldns swaks p5-Net-SSLeay python3 py311-aiosmtpd
 py311-pytest py311-dnspython bmake"
@@ -47,7 +47,10 @@ case "$(uname -s)" in
 FreeBSD)
 	if pkg rquery %n db5 >/dev/null 2>&1; then db=db5; else db=db18; fi
 	# 13 has OpenSSL 1.1 in base; 14's base OpenSSL 3 is the one.
-	case "$(uname -r)" in 13.*) db="$db openssl" ;; esac
+	case "$(uname -r)" in
+	13.*)	echo "# FreeBSD 13: build security/openssl and dns/unbound" \
+		    "from ports with DEFAULT_VERSIONS+= ssl=openssl (INSTALL)" ;;
+	esac
 	echo "pkg install -y $db $(echo $fpkgs)"
 	exit 0
 	;;
