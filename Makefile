@@ -72,6 +72,16 @@ postern: mta/main.o $(OBJS)
 
 mta/main.o $(OBJS): $(HDRS)
 
+# The paths compiled in are those install uses: "make install
+# SYSCONFDIR=/etc/postern" rebuilds what names them, so the installed
+# sendmail, mailq and newaliases look where postern.conf was put.
+mta/main.o mta/config.o mta/sendmail.o: .build-paths
+.build-paths: FORCE
+	@echo "$(SYSCONFDIR) $(SPOOLDIR)" > .build-paths.new; \
+	if cmp -s .build-paths.new .build-paths; then rm -f .build-paths.new; \
+	else mv .build-paths.new .build-paths; fi
+FORCE:
+
 # Unit tests: cmocka, one binary per module, linked against its objects.
 unit: $(UNIT_TESTS)
 
@@ -232,19 +242,24 @@ valgrind-check: deps all
 bench: bench-deps all
 	$(PYTHON) tests/bench/bench.py --postern ./postern
 
+# sendmail(8) submits through the maildrop as this group (setgid).
+MAILDROP_GROUP?=	posterndrop
+
 install: all
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 postern $(DESTDIR)$(SBINDIR)/postern
+	@sh tests/install_setgid.sh $(MAILDROP_GROUP) $(DESTDIR)$(SBINDIR)/postern $(SBINDIR)/postern
 	ln -sf postern $(DESTDIR)$(SBINDIR)/postern-sendmail
 	install -m 0644 man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
 	install -m 0644 man/postern.conf.5 $(DESTDIR)$(MANDIR)/man5/postern.conf.5
 	if [ ! -f $(DESTDIR)$(SYSCONFDIR)/postern.conf ]; then install -m 0644 docs/postern.conf.sample $(DESTDIR)$(SYSCONFDIR)/postern.conf; fi
-	mkdir -p $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(DBDIR) $(DESTDIR)$(PREFIX)/etc/rc.d
-	install -m 0555 rc.d/postern $(DESTDIR)$(PREFIX)/etc/rc.d/postern
+	mkdir -p $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(DBDIR)
+	if [ "$$(uname -s)" = FreeBSD ]; then mkdir -p $(DESTDIR)$(PREFIX)/etc/rc.d && install -m 0555 rc.d/postern $(DESTDIR)$(PREFIX)/etc/rc.d/postern; fi
 
 clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
 	rm -rf run .sanitize tests/integration/__pycache__ tests/fuzz/bin
+	rm -f .build-paths .build-paths.new
 
 deps-build:
 	@sh tests/deps.sh build
@@ -252,4 +267,4 @@ deps-build:
 bench-deps:
 	@sh tests/deps.sh bench
 
-.PHONY: deps-build bench-deps all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build
+.PHONY: FORCE deps-build bench-deps all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build
