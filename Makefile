@@ -33,7 +33,7 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o
-POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
+POLICY_OBJS=	policy/dns.o policy/dns_anchor.o policy/mx.o policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
@@ -58,7 +58,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_mta_sts tests/unit/test_dane \
 		tests/unit/test_tls_decide tests/unit/test_throttle \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
-		tests/unit/test_hopcount tests/unit/test_dlimit
+		tests/unit/test_hopcount tests/unit/test_dlimit \
+		tests/unit/test_dns_anchor tests/unit/test_privsep
 
 .SUFFIXES: .c .o
 .c.o:
@@ -70,6 +71,16 @@ postern: mta/main.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ mta/main.o $(OBJS) $(LIBS)
 
 mta/main.o $(OBJS): $(HDRS)
+
+# The paths compiled in are those install uses: "make install
+# SYSCONFDIR=/etc/postern" rebuilds what names them, so the installed
+# sendmail, mailq and newaliases look where postern.conf was put.
+mta/main.o mta/config.o mta/sendmail.o: .build-paths
+.build-paths: FORCE
+	@echo "$(SYSCONFDIR) $(SPOOLDIR)" > .build-paths.new; \
+	if cmp -s .build-paths.new .build-paths; then rm -f .build-paths.new; \
+	else mv .build-paths.new .build-paths; fi
+FORCE:
 
 # Unit tests: cmocka, one binary per module, linked against its objects.
 unit: $(UNIT_TESTS)
@@ -88,25 +99,31 @@ tests/unit/test_smtp_data: tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_relay.c policy/relay.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 # Live DNS checks through postern's own resolver and MX routing.
-tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
+tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
 tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_tls_table: tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_mta_sts: tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
-		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o
+		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o policy/dns_anchor.o
 tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
 tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns_anchor.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_anchor.c policy/dns.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+
+tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
+
 tests/unit/test_dlimit: tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dtable: tests/unit/test_dtable.c policy/dtable.o $(BASE_OBJS)
@@ -179,9 +196,9 @@ fuzz-short: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SHORT_SECONDS) $(FUZZ_BINS)
 
 deps:
-	@sh tests/deps.sh
+	@sh tests/deps.sh test
 
-run: deps all
+run: deps-build all
 	./postern -D
 
 check: deps all unit tests/net/dnsq
@@ -213,7 +230,7 @@ check-sanitize:
 # throughput, RSS and descriptors of the master and the runner, log files.
 SOAK_MESSAGES?=	100000
 SOAK_TIME?=	1800
-soak: deps all
+soak: bench-deps all
 	$(PYTHON) tests/soak/soak.py --postern ./postern \
 	    --messages $(SOAK_MESSAGES) --time-limit $(SOAK_TIME)
 
@@ -222,21 +239,32 @@ VALGRIND_TESTS?=	tests/integration/test_core_delivery.py
 valgrind-check: deps all
 	sh tests/valgrind_check.sh $(PYTHON) $$(pwd)/postern $(VALGRIND_TESTS)
 
-bench: deps all
+bench: bench-deps all
 	$(PYTHON) tests/bench/bench.py --postern ./postern
+
+# sendmail(8) submits through the maildrop as this group (setgid).
+MAILDROP_GROUP?=	posterndrop
 
 install: all
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
 	install -m 0755 postern $(DESTDIR)$(SBINDIR)/postern
+	@sh tests/install_setgid.sh $(MAILDROP_GROUP) $(DESTDIR)$(SBINDIR)/postern $(SBINDIR)/postern
 	ln -sf postern $(DESTDIR)$(SBINDIR)/postern-sendmail
 	install -m 0644 man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
 	install -m 0644 man/postern.conf.5 $(DESTDIR)$(MANDIR)/man5/postern.conf.5
 	if [ ! -f $(DESTDIR)$(SYSCONFDIR)/postern.conf ]; then install -m 0644 docs/postern.conf.sample $(DESTDIR)$(SYSCONFDIR)/postern.conf; fi
-	mkdir -p $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(DBDIR) $(DESTDIR)$(PREFIX)/etc/rc.d
-	install -m 0555 rc.d/postern $(DESTDIR)$(PREFIX)/etc/rc.d/postern
+	mkdir -p $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(DBDIR)
+	if [ "$$(uname -s)" = FreeBSD ]; then mkdir -p $(DESTDIR)$(PREFIX)/etc/rc.d && install -m 0555 rc.d/postern $(DESTDIR)$(PREFIX)/etc/rc.d/postern; fi
 
 clean:
 	rm -f postern mta/*.o queue/*.o policy/*.o tests/unit/*.o $(UNIT_TESTS) tests/net/dnsq
 	rm -rf run .sanitize tests/integration/__pycache__ tests/fuzz/bin
+	rm -f .build-paths .build-paths.new
 
-.PHONY: all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build
+deps-build:
+	@sh tests/deps.sh build
+
+bench-deps:
+	@sh tests/deps.sh bench
+
+.PHONY: FORCE deps-build bench-deps all unit deps run check check-sanitize soak valgrind-check bench install clean fuzz fuzz-short fuzz-build

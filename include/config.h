@@ -79,6 +79,7 @@ struct config {
 	char		*resolver_forward;	/* addr@port */
 	char		*resolver_root_hints;
 	char		*resolver_trust_anchor;
+	long long	 dnssec;	/* 0: validate nothing (logged) */
 	struct strlist	 resolver_options;	/* "name: value", unbound.conf
 						 * server: options (dns.h) */
 	struct strlist	 resolver_configs;	/* unbound.conf fragments */

@@ -8,9 +8,28 @@
 
 #include <stddef.h>
 
-/* mkdir -p dir (mode 0700) and give it to user (empty: the caller).
- * 0, or -1 with a reason. */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+enum spool_verdict {
+	SPOOL_CREATE,	/* absent: made, mode 0700 */
+	SPOOL_OURS,	/* already the daemon user's */
+	SPOOL_ADOPT,	/* an empty directory: safe to give away */
+	SPOOL_FOREIGN,	/* holds other things (/var/spool): refused */
+	SPOOL_NOTDIR
+};
+
+/* What to do with spool_dir: st is its stat(2) when it exists, owner the
+ * daemon user's uid, nentries what it holds besides . and ..  A
+ * directory postern did not make is never chowned or chmodded. */
+enum spool_verdict privsep_spool_decide(int exists, const struct stat *st,
+		    uid_t owner, size_t nentries);
+/* mkdir -p dir (mode 0700) and give it to user (empty: the caller), or
+ * refuse a directory that is not postern's.  0, or -1 with a reason. */
 int	privsep_spool(const char *dir, const char *user, char *err, size_t);
+/* The same decision without changing anything (postern -n). */
+int	privsep_spool_check(const char *dir, const char *user, char *err,
+	    size_t);
 /* Drops to user; empty user keeps the current identity (development).
  * 0, or -1 with a reason. */
 int	privsep_drop(const char *user, char *err, size_t);

@@ -67,6 +67,7 @@ static const struct ckey keys[] = {
 	{ "resolver_forward",	C_STR, O(resolver_forward), "", 0, 0 },
 	{ "resolver_root_hints", C_STR, O(resolver_root_hints), "", 0, 0 },
 	{ "resolver_trust_anchor", C_STR, O(resolver_trust_anchor), "", 0, 0 },
+	{ "dnssec",		C_BOOL, O(dnssec), "on", 0, 1 },
 	{ "resolver_option",	C_APPEND, O(resolver_options), "", 0, 0 },
 	{ "resolver_config",	C_APPEND, O(resolver_configs), "", 0, 0 },
 	{ "relayhost",		C_STR, O(relayhost), "", 0, 0 },
@@ -201,6 +202,26 @@ parse_listen(const char *v, struct listen_spec *ls)
 	return NULL;
 }
 
+/* Configuration is read by one thread, before any other starts. */
+static char	 config_why[512];
+
+static const char *
+range_text(const struct ckey *k)
+{
+	const char	*unit = k->type == C_DURATION ? " seconds" :
+			    k->type == C_SIZE ? " bytes" : "";
+
+	if (k->type == C_BOOL)
+		return "expected yes or no (on or off)";
+	if (k->max == BIG)
+		(void)snprintf(config_why, sizeof(config_why),
+		    "out of range: at least %lld%s", k->min, unit);
+	else
+		(void)snprintf(config_why, sizeof(config_why),
+		    "out of range: %lld to %lld%s", k->min, k->max, unit);
+	return config_why;
+}
+
 static const char *
 parse_number(const struct ckey *k, const char *v, long long *out)
 {
@@ -223,16 +244,17 @@ parse_number(const struct ckey *k, const char *v, long long *out)
 		n = (long long)u;
 		break;
 	default:	/* C_BOOL */
-		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		if (!strcmp(v, "yes") || !strcmp(v, "true") ||
+		    !strcmp(v, "on") || !strcmp(v, "1"))
 			n = 1;
 		else if (!strcmp(v, "no") || !strcmp(v, "false") ||
-		    !strcmp(v, "0"))
+		    !strcmp(v, "off") || !strcmp(v, "0"))
 			n = 0;
 		else
-			return "expected yes or no";
+			return "expected yes or no (on or off)";
 	}
 	if (n < k->min || n > k->max)
-		return "value out of range";
+		return range_text(k);
 	*out = n;
 	return NULL;
 }
@@ -328,6 +350,20 @@ trim(char *s)
 	return s;
 }
 
+/* Every message names its key: "max_children: out of range: 1 to ...". */
+static const char *
+config_keyed(const struct ckey *k, const char *why)
+{
+	char	 tmp[sizeof(config_why)];
+
+	if (why == NULL || strncmp(why, k->name, strlen(k->name)) == 0)
+		return why;
+	(void)strlcpy(tmp, why, sizeof(tmp));
+	(void)snprintf(config_why, sizeof(config_why), "%s: %.400s", k->name,
+	    tmp);
+	return config_why;
+}
+
 static const char *
 config_line(struct config *c, char *line, int lineno, int *listen_seen)
 {
@@ -339,14 +375,17 @@ config_line(struct config *c, char *line, int lineno, int *listen_seen)
 	*eq = '\0';
 	key = trim(line);
 	val = trim(eq + 1);
-	if ((k = config_key(key)) == NULL)
-		return "unknown key";
+	if ((k = config_key(key)) == NULL) {
+		(void)snprintf(config_why, sizeof(config_why),
+		    "unknown key \"%.200s\"", key);
+		return config_why;
+	}
 	/* The first listen line replaces the default. */
 	if (k->type == C_LISTEN && !*listen_seen) {
 		c->nlisten = 0;
 		*listen_seen = 1;
 	}
-	return config_set(c, k, val, lineno);
+	return config_keyed(k, config_set(c, k, val, lineno));
 }
 
 /* Reads an open stream named path over c; closes it. */
@@ -433,11 +472,15 @@ config_validate(const struct config *c)
 		return "throttle_backoff_min is larger than throttle_backoff_max";
 	if (c->resolver == RESOLVER_FORWARD && *c->resolver_forward == '\0')
 		return "resolver = forward needs resolver_forward = addr@port";
-	if (c->resolver == RESOLVER_RECURSIVE &&
-	    (*c->resolver_root_hints == '\0' ||
-	    *c->resolver_trust_anchor == '\0'))
-		return "resolver = recursive needs resolver_root_hints and "
-		    "resolver_trust_anchor";
+	if (c->resolver == RESOLVER_RECURSIVE && *c->resolver_root_hints == '\0')
+		return "resolver = recursive needs resolver_root_hints";
+	if (c->resolver == RESOLVER_RECURSIVE && c->dnssec &&
+	    *c->resolver_trust_anchor == '\0')
+		return "resolver = recursive needs resolver_trust_anchor "
+		    "(or dnssec = off)";
+	if (!c->dnssec && *c->resolver_trust_anchor != '\0')
+		return "dnssec = off and resolver_trust_anchor contradict: "
+		    "remove one";
 	if ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))
 		return "tls_cert and tls_key go together";
 	return NULL;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "control.h"
 #include "deliver.h"
+#include "dns_anchor.h"
 #include "dtable.h"
 #include "log.h"
 #include "privsep.h"
@@ -239,6 +240,7 @@ static int
 cmd_status(const struct config *conf, struct queue *q)
 {
 	struct counts	 c;
+	char		 line[1024];
 	long		 pid = daemon_pid(conf);
 	int64_t		 nd, now = (int64_t)time(NULL);
 
@@ -252,6 +254,7 @@ cmd_status(const struct config *conf, struct queue *q)
 		fprintf(stderr, "postern: cannot read the queue\n");
 		return EX_IOERR;
 	}
+	printf("dnssec: %s\n", dns_anchor_describe(conf, line, sizeof(line)));
 	printf("queue: %zu message%s, %zu recipient%s: %zu queued, "
 	    "%zu deferred, %zu held\n", c.msgs, c.msgs == 1 ? "" : "s",
 	    c.rcpts, c.rcpts == 1 ? "" : "s", c.state[QRCPT_QUEUED],

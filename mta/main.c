@@ -1,6 +1,7 @@
 /*
  * postern: one binary.  Without a command it runs the daemon; with one it
- * manages the queue.  Called as "mailq" it lists the queue.
+ * manages the queue.  Called as sendmail, mailq or newaliases it is
+ * sendmail(8) (sendmail.c; mailq takes sendmail's -C config).
  */
 #include <limits.h>
 #include <stdio.h>
@@ -12,10 +13,12 @@
 #include "config.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_anchor.h"
 #include "log.h"
 #include "master.h"
 #include "sendmail.h"
 #include "policy_cmd.h"
+#include "privsep.h"
 
 /* Options end at the command ("policy d --probe"): glibc's getopt would
  * otherwise permute the command's own options in front of it. */
@@ -24,6 +27,40 @@
 #else
 #define OPTSTRING	"c:dDnv"
 #endif
+
+/* Forwarders that strip DNSSEC data make every DANE domain defer as if
+ * the destination were broken: one clear line at start instead.  Asked
+ * from a child so that a resolver not yet reachable at boot delays
+ * nothing; the answer is only logged. */
+#define DNS_PROBE_MS	10000
+
+static void
+dns_start_checks(const struct config *conf)
+{
+	char	 line[1024];
+	pid_t	 pid;
+	int	 rc;
+
+	if (!conf->dnssec)
+		log_warnx("dnssec: %s", dns_anchor_describe(conf, line,
+		    sizeof(line)));
+	if (!conf->dnssec || conf->resolver == RESOLVER_RECURSIVE)
+		return;
+	if ((pid = fork()) == -1) {
+		log_warn("resolver check: fork");
+		return;
+	}
+	if (pid != 0)
+		return;
+	rc = dns_probe_root(conf, DNS_PROBE_MS, line, sizeof(line));
+	if (rc == -1)
+		log_warnx("dnssec: %s", line);
+	else if (rc == 1)
+		log_info("%s", line);
+	else
+		log_info("resolver check: the root DNSKEY validates");
+	_exit(0);
+}
 
 static void
 usage(void)
@@ -35,7 +72,7 @@ usage(void)
 	    "       postern [-c config] flush [domain]\n"
 	    "       postern [-c config] hold | release | delete QID ...\n"
 	    "       postern [-c config] policy domain [--probe]\n"
-	    "       mailq [-c config]\n");
+	    "       mailq [-C config]\n");
 	exit(EX_USAGE);
 }
 
@@ -74,33 +111,29 @@ main(int argc, char *argv[])
 	if (sendmail_name(progname(argv[0])))
 		return sendmail_main(argc, argv);
 	sendmail_drop_setgid();
-	if (strcmp(progname(argv[0]), "mailq") == 0)
-		argv[0] = "queue";
-	else {
-		while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
-			switch (ch) {
-			case 'c':
-				path = optarg;
-				break;
-			case 'd':
-				fg = 1;
-				break;
-			case 'D':
-				dev = fg = 1;
-				break;
-			case 'n':
-				check = 1;
-				break;
-			case 'v':
-				verbose++;
-				break;
-			default:
-				usage();
-			}
+	while ((ch = getopt(argc, argv, OPTSTRING)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			fg = 1;
+			break;
+		case 'D':
+			dev = fg = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
 		}
-		argc -= optind;
-		argv += optind;
 	}
+	argc -= optind;
+	argv += optind;
 	config_defaults(&conf);
 	if (dev) {
 		if (getcwd(cwd, sizeof(cwd)) == NULL)
@@ -120,9 +153,17 @@ main(int argc, char *argv[])
 		config_free(&conf);
 		return EX_CONFIG;
 	}
+	if (check && privsep_spool_check(conf.spool_dir, conf.user, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "postern: %s: %s\n", conf.path, err);
+		config_free(&conf);
+		return EX_CONFIG;
+	}
 	if (check) {
 		if (verbose)
 			config_dump(&conf);
+		printf("dnssec: %s\n", dns_anchor_describe(&conf, err,
+		    sizeof(err)));
 		printf("%s: configuration ok\n", conf.path);
 		return EX_OK;
 	}
@@ -139,6 +180,7 @@ main(int argc, char *argv[])
 	}
 	log_init("postern", fg, conf.log_file);
 	log_setverbose((int)conf.verbose);
+	dns_start_checks(&conf);
 	if (dev)
 		dev_banner(&conf);
 	return master_main(&conf, fg);

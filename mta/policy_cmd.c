@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dane.h"
 #include "dns.h"
+#include "dns_anchor.h"
 #include "log.h"
 #include "mta_sts.h"
 #include "mx.h"
@@ -191,10 +192,13 @@ explain(struct pcmd *p, const char *domain)
 	struct mx_route	 rt;
 	struct mx_self	 self;
 	struct outcome	 why;
+	char		 line[1024];
 	size_t		 i;
 
 	memset(&self, 0, sizeof(self));
 	printf("domain: %s\n", domain);
+	printf("dnssec: %s\n", dns_anchor_describe(p->conf, line,
+	    sizeof(line)));
 	tls_policy_ctx_init(&p->tp, p->conf, p->dns, p->q, &p->table, domain,
 	    1);
 	p->tp.sts_opts.no_store = 1;

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -38,19 +39,103 @@ mkdir_p(const char *dir, char *err, size_t errlen)
 	}
 }
 
-int
-privsep_spool(const char *dir, const char *user, char *err, size_t errlen)
+enum spool_verdict
+privsep_spool_decide(int exists, const struct stat *st, uid_t owner,
+    size_t nentries)
 {
-	struct passwd	*pw;
+	if (!exists)
+		return SPOOL_CREATE;
+	if (!S_ISDIR(st->st_mode))
+		return SPOOL_NOTDIR;
+	if (st->st_uid == owner)
+		return SPOOL_OURS;
+	return nentries == 0 ? SPOOL_ADOPT : SPOOL_FOREIGN;
+}
 
-	if (mkdir_p(dir, err, errlen) == -1)
+/* Entries besides . and .., counted up to 1: only "empty or not"
+ * matters. */
+static int
+spool_entries(const char *dir, size_t *n)
+{
+	DIR		*d;
+	struct dirent	*e;
+
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
 		return -1;
+	while (*n == 0 && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			(*n)++;
+	(void)closedir(d);
+	return 0;
+}
+
+static int
+spool_verdict_of(const char *dir, const struct passwd *pw,
+    enum spool_verdict *v, char *err, size_t errlen)
+{
+	struct stat	 st;
+	size_t		 n = 0;
+	int		 exists;
+
+	exists = stat(dir, &st) == 0;
+	if (!exists && errno != ENOENT) {
+		(void)snprintf(err, errlen, "spool_dir %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (exists && S_ISDIR(st.st_mode) && st.st_uid != pw->pw_uid &&
+	    spool_entries(dir, &n) == -1) {
+		(void)snprintf(err, errlen, "spool_dir %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	*v = privsep_spool_decide(exists, &st, pw->pw_uid, n);
+	if (*v == SPOOL_NOTDIR)
+		(void)snprintf(err, errlen, "spool_dir %s: not a directory",
+		    dir);
+	else if (*v == SPOOL_FOREIGN)
+		(void)snprintf(err, errlen, "spool_dir %s: an existing "
+		    "directory that is not %s's and not empty; postern would "
+		    "take it over (owner, mode 0700): give postern a directory "
+		    "of its own, such as %s/postern", dir, pw->pw_name, dir);
+	else
+		return 0;
+	return -1;
+}
+
+int
+privsep_spool_check(const char *dir, const char *user, char *err,
+    size_t errlen)
+{
+	struct passwd		*pw;
+	enum spool_verdict	 v;
+
 	if (user == NULL || *user == '\0')
 		return 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		(void)snprintf(err, errlen, "unknown user %s", user);
 		return -1;
 	}
+	return spool_verdict_of(dir, pw, &v, err, errlen);
+}
+
+int
+privsep_spool(const char *dir, const char *user, char *err, size_t errlen)
+{
+	struct passwd		*pw;
+	enum spool_verdict	 v;
+
+	if (user == NULL || *user == '\0')
+		return mkdir_p(dir, err, errlen);
+	if ((pw = getpwnam(user)) == NULL) {
+		(void)snprintf(err, errlen, "unknown user %s", user);
+		return -1;
+	}
+	if (spool_verdict_of(dir, pw, &v, err, errlen) == -1)
+		return -1;
+	if (v == SPOOL_CREATE && mkdir_p(dir, err, errlen) == -1)
+		return -1;
 	if (chown(dir, pw->pw_uid, pw->pw_gid) == -1 || chmod(dir, 0700) == -1) {
 		(void)snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;

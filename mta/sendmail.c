@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pwd.h>
@@ -108,6 +109,27 @@ gecos_name(void)
 	return xstrndup(pw->pw_gecos, strcspn(pw->pw_gecos, ","));
 }
 
+/* A user whose submission the maildrop refuses hears why, and what
+ * root runs to fix it (INSTALL). */
+static void
+noperm_hint(const struct config *conf)
+{
+	struct group	*gr = getgrnam(conf->maildrop_group);
+	const char	*g = conf->maildrop_group;
+
+	if (gr == NULL)
+		fprintf(stderr, "postern: there is no group %s: root makes it "
+		    "and installs postern setgid to it (make install does "
+		    "both)\n", g);
+	else if (getegid() != gr->gr_gid)
+		fprintf(stderr, "postern: this sendmail is not setgid %s, so "
+		    "only root may submit: root runs chgrp %s and chmod 2755 "
+		    "on the postern binary (make install does it)\n", g, g);
+	else
+		fprintf(stderr, "postern: the maildrop is not open to group "
+		    "%s: root starts postern once, which makes it\n", g);
+}
+
 static int
 submit(const struct config *conf, const struct sm_args *a)
 {
@@ -117,7 +139,7 @@ submit(const struct config *conf, const struct sm_args *a)
 	char			 date[64], err[512], *from, *msgid, *gecos;
 	const char		*sender, *why;
 	size_t			 n = 0, i;
-	int			 r, status = EX_OK;
+	int			 r, e, status = EX_OK;
 
 	buf_init(&in);
 	buf_init(&out);
@@ -159,9 +181,12 @@ submit(const struct config *conf, const struct sm_args *a)
 	if (maildrop_write(conf, sender, a->extract ? rcpts : a->rcpts,
 	    a->extract ? n : a->nrcpts, out.data, out.len, qid, err,
 	    sizeof(err)) == -1) {
+		e = errno;
 		fprintf(stderr, "postern: cannot queue the message: %s\n", err);
-		status = errno == EACCES || errno == EPERM ? EX_NOPERM :
-		    errno == EINVAL ? EX_DATAERR : EX_TEMPFAIL;
+		if (e == EACCES || e == EPERM)
+			noperm_hint(conf);
+		status = e == EACCES || e == EPERM ? EX_NOPERM :
+		    e == EINVAL ? EX_DATAERR : EX_TEMPFAIL;
 		goto done;
 	}
 	if (a->verbose)
@@ -397,6 +422,19 @@ run_mode(struct config *conf, const struct sm_args *a)
 	}
 }
 
+/* The options that do something here (sendmail_args.c), by name. */
+static const char *
+sm_usage(const char *prog)
+{
+	if (strcmp(prog, "mailq") == 0)
+		return "usage: mailq [-C config] [-v]\n";
+	if (strcmp(prog, "newaliases") == 0)
+		return "usage: newaliases [-C config]\n";
+	return "usage: sendmail [-C config] [-F name] [-f sender] [-i] "
+	    "[-N dsn] [-R ret] [-t] [-V envid] [-bm | -bs | -bp | -bi] "
+	    "[recipient ...]\n";
+}
+
 int
 sendmail_main(int argc, char **argv)
 {
@@ -414,7 +452,7 @@ sendmail_main(int argc, char **argv)
 	fputs(w.data, stderr);
 	buf_free(&w);
 	if (why != NULL) {
-		fprintf(stderr, "%s: %s\n", prog, why);
+		fprintf(stderr, "%s: %s\n%s", prog, why, sm_usage(prog));
 		return EX_USAGE;
 	}
 	/* Only plain submission keeps the maildrop group, and only with

@@ -20,6 +20,7 @@
 #include "compat.h"
 #include "config.h"
 #include "dns.h"
+#include "dns_anchor.h"
 #include "log.h"
 #include "util.h"
 
@@ -33,7 +34,6 @@
 #define DNS_TIMEOUT_MS		30000
 /* Not one of libunbound's UB_* codes (all <= 0). */
 #define DNS_ERR_TIMEOUT		1
-#define DNS_SYSTEM_ANCHOR	"/usr/share/dns/root.key"
 
 struct dns_ctx {
 	struct ub_ctx	*ub;
@@ -237,7 +237,7 @@ static int
 dns_mode(struct ub_ctx *ub, const struct config *conf, char *err,
     size_t errlen)
 {
-	const char	*ta = conf->resolver_trust_anchor;
+	const char	*ta;
 
 	switch (conf->resolver) {
 	case RESOLVER_FORWARD:
@@ -253,9 +253,7 @@ dns_mode(struct ub_ctx *ub, const struct config *conf, char *err,
 		break;
 	case RESOLVER_RECURSIVE:
 		if (dns_readable(conf->resolver_root_hints,
-		    "resolver_root_hints", err, errlen) == -1 ||
-		    dns_readable(ta, "resolver_trust_anchor", err,
-		    errlen) == -1)
+		    "resolver_root_hints", err, errlen) == -1)
 			return -1;
 		if (conf->resolver_root_hints && *conf->resolver_root_hints &&
 		    ub_err(ub_ctx_set_option(ub, "root-hints:",
@@ -268,14 +266,13 @@ dns_mode(struct ub_ctx *ub, const struct config *conf, char *err,
 		    err, errlen) || ub_err(ub_ctx_hosts(ub, NULL), "hosts",
 		    NULL, err, errlen))
 			return -1;
-		/* Validate even behind forwarders when the system has the
-		 * root key: a forwarder's AD bit proves nothing. */
-		if ((ta == NULL || *ta == '\0') &&
-		    access(DNS_SYSTEM_ANCHOR, R_OK) == 0)
-			ta = DNS_SYSTEM_ANCHOR;
 		break;
 	}
-	if (ta && *ta && ub_err(ub_ctx_add_ta_file(ub, ta),
+	/* Validate behind forwarders too: their AD bit proves nothing. */
+	if (dns_anchor_find(conf, &ta, err, errlen) == -1 ||
+	    dns_readable(ta, "resolver_trust_anchor", err, errlen) == -1)
+		return -1;
+	if (ta && ub_err(ub_ctx_add_ta_file(ub, ta),
 	    "resolver_trust_anchor", ta, err, errlen))
 		return -1;
 	return 0;

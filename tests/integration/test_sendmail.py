@@ -96,3 +96,13 @@ def test_newaliases_and_bv(local):
     assert "list... deliverable: mailer local, user root" in out
     assert "list... deliverable: mailer smtp, address far@remote.example" in out
     assert "x@remote.example... deliverable: mailer smtp" in out
+
+
+def test_mailq_usage_names_the_working_option(local):
+    """mailq takes sendmail's -C config; its usage line says so."""
+    rc, out, err = local.sendmail(["-Z"], name="mailq")
+    assert rc == 64, (rc, err)
+    assert "usage: mailq [-C config]" in err, err
+    local.p.start()
+    rc, out, err = local.sendmail([], name="mailq")
+    assert rc == 0 and "usage" not in err, (rc, out, err)

@@ -99,13 +99,22 @@ static void
 test_errors(void **state)
 {
 	(void)state;
-	load_err("hostname = x\nbogus = 1\n", ":2: unknown key");
-	load_err("retry_min = 5 minutes\n", ":1: expected a duration");
-	load_err("max_children = 0\n", ":1: value out of range");
+	load_err("hostname = x\nbogus = 1\n", ":2: unknown key \"bogus\"");
+	load_err("retry_min = 5 minutes\n",
+	    ":1: retry_min: expected a duration");
+	/* Each message names the key and the allowed range. */
+	load_err("max_children = 0\n",
+	    ":1: max_children: out of range: 1 to 100000");
+	load_err("max_message_size = 1\n",
+	    ":1: max_message_size: out of range: 1024 to 2147483648 bytes");
+	load_err("dnssec = maybe\n", ":1: dnssec: expected yes or no");
+	load_err("dnssec = off\nresolver_trust_anchor = /k\n", "contradict");
 	load_err("listen = 127.0.0.1:99999\n", ":1: listen: bad port");
 	load_err("listen = 127.0.0.1:25 fast\n", ":1: listen mode");
 	load_err("no equals sign\n", ":1: expected key = value");
 	load_err("resolver = recursive\n", "needs resolver_root_hints");
+	load_err("resolver = recursive\nresolver_root_hints = /h\n",
+	    "needs resolver_trust_anchor");
 	load_err("retry_min = 2h\nretry_max = 1h\n", "retry_min is larger");
 	load_err("tls_cert = /x.pem\n", "tls_cert and tls_key go together");
 }

@@ -1,0 +1,77 @@
+"""Installing and operating postern as an administrator does: what
+start-up refuses, and how it says so."""
+
+import os
+import pwd
+import stat
+import subprocess
+
+import pytest
+
+EX_CONFIG = 78
+
+
+def _conf(tmp_path, lines):
+    p = tmp_path / "postern.conf"
+    p.write_text("\n".join(lines) + "\n")
+    return str(p)
+
+
+def _run(binary, *args, timeout=20):
+    r = subprocess.run([binary] + list(args), capture_output=True,
+                       text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout + r.stderr
+
+
+@pytest.fixture
+def daemon_user():
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the spool is given to the daemon user")
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+
+
+def test_foreign_spool_dir_refused(tmp_path, postern_bin, daemon_user, block):
+    """spool_dir = /var/spool-style: a directory that holds other
+    things is refused, never chowned to the daemon user or chmodded."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.chmod(str(spool), 0o755)
+    (spool / "cron").mkdir()
+    (spool / "lpd").write_text("x")
+    conf = _conf(tmp_path, ["spool_dir = %s" % spool, "user = nobody",
+                            "listen = %s:2525" % block.postern,
+                            "pidfile = %s" % (tmp_path / "pid"),
+                            "log_file = %s" % (tmp_path / "log")])
+    before = os.stat(str(spool))
+    rc, out = _run(postern_bin, "-n", "-c", conf)
+    assert rc == EX_CONFIG, out
+    assert "spool_dir %s: an existing directory" % spool in out, out
+    assert "%s/postern" % spool in out, out
+    rc, out = _run(postern_bin, "-d", "-c", conf)
+    log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() \
+        else ""
+    assert rc != 0 and "an existing directory" in out + log, out + log
+    after = os.stat(str(spool))
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == \
+        (before.st_uid, before.st_gid, 0o755)
+    assert not os.path.exists(str(spool / "db"))
+
+
+def test_spool_dir_made_or_adopted(tmp_path, postern_bin, daemon_user):
+    """An absent spool_dir, or an empty one an administrator made, is
+    fine; a file in its place is not."""
+    for name, make in [("absent", None), ("empty", "dir"), ("file", "file")]:
+        spool = tmp_path / name
+        if make == "dir":
+            spool.mkdir()
+        elif make == "file":
+            spool.write_text("")
+        conf = _conf(tmp_path, ["spool_dir = %s" % spool, "user = nobody"])
+        rc, out = _run(postern_bin, "-n", "-c", conf)
+        if make == "file":
+            assert rc == EX_CONFIG and "not a directory" in out, out
+        else:
+            assert rc == 0, (name, out)
