@@ -20,6 +20,7 @@
 #include "compat.h"
 #include "config.h"
 #include "dns.h"
+#include "dns_option.h"
 #include "log.h"
 #include "util.h"
 
@@ -54,33 +55,6 @@ ub_err(int rc, const char *what, const char *arg, char *err, size_t errlen)
 	(void)snprintf(err, errlen, "%s %s: %s", what, arg ? arg : "",
 	    ub_strerror(rc));
 	return -1;
-}
-
-/* Clause names of unbound.conf(5).  A resolver_option is one option of
- * the server: clause; a whole clause (a forward-zone: with its name: and
- * forward-addr: lines) or an include goes into a resolver_config file. */
-static const char *const dns_clauses[] = {
-	"server", "forward-zone", "stub-zone", "auth-zone", "view", "rpz",
-	"remote-control", "include", "include-toplevel", "python", "dynlib",
-	"dnstap", "dnscrypt", "cachedb"
-};
-
-const char *
-dns_option_check(const char *opt)
-{
-	size_t	 n, i;
-
-	n = strspn(opt, "abcdefghijklmnopqrstuvwxyz0123456789-");
-	if (opt[n] != ':' || n == 0)
-		return "want \"name: value\" with an unbound.conf(5) name";
-	if (opt[n + 1 + strspn(opt + n + 1, " \t")] == '\0')
-		return "no value after the name";
-	for (i = 0; i < sizeof(dns_clauses) / sizeof(dns_clauses[0]); i++)
-		if (strlen(dns_clauses[i]) == n &&
-		    strncmp(opt, dns_clauses[i], n) == 0)
-			return "a clause, not a server: option: use "
-			    "resolver_config";
-	return NULL;
 }
 
 /* "file:line: key" of the i-th entry of a repeatable key. */
@@ -222,6 +196,76 @@ dns_configs(struct ub_ctx *ub, const struct config *conf, char *err,
 	return 0;
 }
 
+/* The settings dns_setting_refused() judges, as libunbound holds them
+ * after every fragment and include: was read. */
+static const char *const dns_guarded[] = {
+	"val-permissive-mode", "module-config", "domain-insecure",
+	"harden-dnssec-stripped", "val-override-date"
+};
+
+/* NULL when the context still validates; else "name: value: why".  A
+ * list setting (domain-insecure) comes back one entry a line. */
+static const char *
+dns_validating(struct ub_ctx *ub, char *buf, size_t buflen)
+{
+	const char	*why;
+	char		*v, *one, *next;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(dns_guarded) / sizeof(dns_guarded[0]); i++) {
+		if (ub_ctx_get_option(ub, dns_guarded[i], &v) != 0 || v == NULL)
+			return "resolver settings cannot be read back";
+		why = NULL;
+		for (one = v; why == NULL && one != NULL; one = next) {
+			if ((next = strchr(one, '\n')) != NULL)
+				*next++ = '\0';
+			if ((why = dns_setting_refused(dns_guarded[i], one)) != NULL)
+				(void)snprintf(buf, buflen, "%s: %s: %s",
+				    dns_guarded[i], one, why);
+		}
+		free(v);
+		if (why != NULL)
+			return buf;
+	}
+	return NULL;
+}
+
+/*
+ * The backstop behind dns_option_check(): a resolver_config fragment (or
+ * a file it includes) can set what no resolver_option may.  Which one it
+ * was: each fragment alone in a scratch context, on the error path only.
+ */
+static int
+dns_guard(struct ub_ctx *ub, const struct config *conf, char *err,
+    size_t errlen)
+{
+	const struct strlist	*l = &conf->resolver_configs;
+	struct ub_ctx		*one;
+	char			 where[PATH_MAX + 64], buf[512];
+	const char		*why;
+	size_t			 i;
+
+	if ((why = dns_validating(ub, buf, sizeof(buf))) == NULL)
+		return 0;
+	(void)snprintf(err, errlen, "%s: resolver settings: %s",
+	    conf->path ? conf->path : "postern.conf", why);
+	for (i = 0; i < l->n; i++) {
+		if ((one = ub_ctx_create()) == NULL)
+			break;
+		why = ub_ctx_config(one, l->v[i]) == 0 ?
+		    dns_validating(one, buf, sizeof(buf)) : NULL;
+		ub_ctx_delete(one);
+		if (why != NULL) {
+			dns_where(conf, l, i, "resolver_config", where,
+			    sizeof(where));
+			(void)snprintf(err, errlen, "%s %s: %s", where,
+			    l->v[i], why);
+			break;
+		}
+	}
+	return -1;
+}
+
 /* libunbound reads these files only at the first query: check now so
  * a typo is a start-up error, not a deferral of every message. */
 static int
@@ -294,7 +338,8 @@ dns_new(const struct config *conf, char *err, size_t errlen)
 	}
 	if (dns_mode(ctx->ub, conf, err, errlen) == -1 ||
 	    dns_configs(ctx->ub, conf, err, errlen) == -1 ||
-	    dns_options(ctx->ub, conf, err, errlen) == -1)
+	    dns_options(ctx->ub, conf, err, errlen) == -1 ||
+	    dns_guard(ctx->ub, conf, err, errlen) == -1)
 		goto fail;
 	/* A thread, not a forked helper: the worker stays one process. */
 	if (ub_err(ub_ctx_async(ctx->ub, 1), "ub_ctx_async", NULL, err,
