@@ -67,9 +67,9 @@ def nodefault(suffix):
     return 'local-zone: "%s." nodefault' % suffix
 
 
-def send(p, rcpt, tag):
-    code, text = p.send("s@client.example", [rcpt],
-                        make_message(tag, to=rcpt, sender="s@client.example"))
+def send(p, rcpt, tag, sender="s@client.example"):
+    code, text = p.send(sender, [rcpt],
+                        make_message(tag, to=rcpt, sender=sender or "<>"))
     assert code == 250, text
     return qid_from_reply(text)
 
@@ -125,7 +125,8 @@ def test_without_nodefault_delivery_fails(env, suffix):
     p = env.postern()
     assert "route: bounced 5.1.2 (domain %s not found)" % dom in \
         policy(p, dom, ok=False)
-    qid = send(p, "u@" + dom, "hidden")
+    # From <>: the bounce itself is not sent anywhere (RFC 5321 §4.5.5).
+    qid = send(p, "u@" + dom, "hidden", sender="")
     p.wait_log(r"%s: to=<u@%s> .*status=bounced .*domain %s not found"
                % (qid, re.escape(dom), re.escape(dom)), timeout=WAIT)
     assert mx.count() == 0
