@@ -33,8 +33,8 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o
-POLICY_OBJS=	policy/dns.o policy/dns_option.o policy/mx.o policy/relay.o \
-		policy/tls_policy.o \
+POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/mx.o \
+		policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
@@ -90,23 +90,23 @@ tests/unit/test_smtp_data: tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_relay.c policy/relay.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_option.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
-tests/unit/test_dns_option: tests/unit/test_dns_option.c policy/dns.o policy/dns_option.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_option.c policy/dns.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_mx: tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mx.c policy/mx.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_dns_option: tests/unit/test_dns_option.c policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_option.c policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 # Live DNS checks through postern's own resolver and MX routing.
-tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_option.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
+tests/net/dnsq: tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/net/dnsq.c policy/mx.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS)
 tests/unit/test_tls_policy: tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_policy.c policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_tls_table: tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_table.c policy/tls_table.o policy/tls_policy.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_mta_sts: tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_option.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_conf.o policy/dns_option.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
-		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o policy/dns_option.o
+		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o policy/dns_conf.o policy/dns_option.o
 tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
 tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)

@@ -4,7 +4,6 @@
  * says why, with the postern.conf line (dns.c adds "file:line:").
  */
 #include <string.h>
-#include <strings.h>
 
 #include "dns_option.h"
 
