@@ -236,6 +236,17 @@ test_dns_check(void **state)
 	}
 }
 
+static void
+write_file(char *path, const char *text)
+{
+	int	 fd;
+
+	memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	(void)close(fd);
+}
+
 /* A resolver_config fragment may set what no resolver_option may: the
  * settings libunbound ends up with are judged, and the fragment named. */
 static void
@@ -245,6 +256,12 @@ test_config_fragment(void **state)
 		const char	*frag, *want;
 	} frags[] = {
 		{ "server:\n\tlocal-zone: \"test.\" nodefault\n", NULL },
+		/* docs/routing.md's example, with a named subtree */
+		{ "server:\n\tlocal-zone: \"home.arpa.\" nodefault\n"
+		  "\tlocal-zone: \"test.\" nodefault\n"
+		  "\tdomain-insecure: \"corp.test.\"\n"
+		  "stub-zone:\n\tname: \"corp.test.\"\n"
+		  "\tstub-addr: 10.1.2.53\n", NULL },
 		{ "server:\n\tval-permissive-mode: yes\n",
 		  "val-permissive-mode: yes: would hand on" },
 		{ "server:\n\tmodule-config: \"iterator\"\n",
@@ -257,15 +274,11 @@ test_config_fragment(void **state)
 	char	 path[] = "/tmp/postern-test-frag-XXXXXX", conf[256];
 	char	 err[1024], want[512];
 	size_t	 i;
-	int	 fd, rc;
+	int	 rc;
 
 	(void)state;
 	for (i = 0; i < sizeof(frags) / sizeof(frags[0]); i++) {
-		memcpy(path + strlen(path) - 6, "XXXXXX", 6);
-		assert_true((fd = mkstemp(path)) >= 0);
-		assert_int_equal(write(fd, frags[i].frag,
-		    strlen(frags[i].frag)), (ssize_t)strlen(frags[i].frag));
-		(void)close(fd);
+		write_file(path, frags[i].frag);
 		(void)snprintf(conf, sizeof(conf), HEAD
 		    ""
 		    "resolver_option = do-not-query-localhost: no\n"
@@ -285,6 +298,33 @@ test_config_fragment(void **state)
 	}
 }
 
+/* Nor through a file the fragment includes: what counts is what
+ * libunbound ends up with. */
+static void
+test_config_include(void **state)
+{
+	char	 inc[] = "/tmp/postern-test-inc-XXXXXX";
+	char	 frag[] = "/tmp/postern-test-frag-XXXXXX";
+	char	 text[256], conf[256], err[1024], want[512];
+	int	 rc;
+
+	(void)state;
+	write_file(inc, "server:\n\tmodule-config: \"iterator\"\n");
+	(void)snprintf(text, sizeof(text), "server:\n\tlocal-zone: \"test.\" "
+	    "nodefault\ninclude: \"%s\"\n", inc);
+	write_file(frag, text);
+	(void)snprintf(conf, sizeof(conf), HEAD "\nresolver_config = %s\n",
+	    frag);
+	rc = check_conf(conf, err, sizeof(err));
+	(void)unlink(inc);
+	(void)unlink(frag);
+	(void)snprintf(want, sizeof(want), "t.conf:4: resolver_config %s: "
+	    "module-config: iterator: has no validator", frag);
+	assert_int_equal(rc, -1);
+	if (strstr(err, want) == NULL)
+		fail_msg("got \"%s\", want \"%s\"", err, want);
+}
+
 int
 main(void)
 {
@@ -294,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_option_value),
 		cmocka_unit_test(test_dns_check),
 		cmocka_unit_test(test_config_fragment),
+		cmocka_unit_test(test_config_include),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
