@@ -9,7 +9,7 @@ validation off, are refused by `postern -n` with the postern.conf line.
 
 The resolver iterates from the signed test root (resolver = recursive):
 the zones are real delegations below it, served by nsd on loopback.
-Each case is judged at the peer (what the MX received) and by
+Each case is judged at the peer (what the MX received, over which TLS) and by
 `postern policy DOMAIN`, which resolves with the delivery's own code.
 """
 
@@ -24,6 +24,7 @@ import pytest
 import dnsnet
 from conftest import Env
 from harness import PosternError, make_message, qid_from_reply
+from tlsnet import TestCA, TlsPeer
 
 # Its own test DNS: nothing else in the run may see these zones.
 ADDR = "127.0.53.3"
@@ -151,6 +152,29 @@ def test_both_names_in_one_configuration(env):
     got = mx.wait_for(2, WAIT)
     assert sorted(m.rcpt_tos[0] for m in got) == \
         sorted("u@" + d for d in doms), p.diagnostics()
+
+
+@pytest.mark.parametrize("suffix", sorted(INTERNAL))
+def test_dane_to_internal_name(env, suffix):
+    """TLSA 3 1 1 in the signed internal zone: DANE applies only to a
+    secure answer (RFC 7672 §2.1.1), so auth=dane proves validation."""
+    dom = "b%d.%s" % (env.block.k, INTERNAL[suffix])
+    mx_name = "mx." + dom
+    cert, key = env.cert(mx_name)
+    peer = TlsPeer(env.block.mx(0), tls=(cert, key))
+    peer.start()
+    env.on_stop(peer.stop)
+    env.dns.add_mx(dom, [(mx_name, env.block.mx(0))])
+    env.dns.add_records(["_25._tcp.%s. 300 IN TLSA 3 1 1 %s"
+                         % (mx_name, TestCA.spki_sha256(cert))])
+    p = env.postern({"resolver_option": [nodefault(suffix)]})
+    qid = send(p, "d@" + dom, "dane " + suffix)
+    got = peer.wait_for(1, WAIT)
+    assert len(got) == 1 and got[0].tls is not None, p.diagnostics()
+    line = p.wait_log(r"%s: to=<d@%s> .*status=sent" % (qid, re.escape(dom)),
+                      timeout=WAIT)[0].string
+    assert re.search(r"tls=TLSv1\.[23]/\S+ auth=dane ", line), line
+    assert peer.clear_mail_cmds() == []
 
 
 # -- resolver_config ---------------------------------------------------------
