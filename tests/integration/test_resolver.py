@@ -9,8 +9,9 @@ validation off, are refused by `postern -n` with the postern.conf line.
 
 The resolver iterates from the signed test root (resolver = recursive):
 the zones are real delegations below it, served by nsd on loopback.
-Each case is judged at the peer (what the MX received, over which TLS) and by
-`postern policy DOMAIN`, which resolves with the delivery's own code.
+Each case is judged at the peer (what the MX received, over which TLS)
+and by `postern policy DOMAIN`, which resolves with the delivery's own
+code.
 """
 
 import os
