@@ -179,7 +179,8 @@ dns_validating(struct ub_ctx *ub, char *buf, size_t buflen)
 		for (one = v; why == NULL && one != NULL; one = next) {
 			if ((next = strchr(one, '\n')) != NULL)
 				*next++ = '\0';
-			if ((why = dns_setting_refused(dns_guarded[i], one)) != NULL)
+			why = dns_setting_refused(dns_guarded[i], one);
+			if (why != NULL)
 				(void)snprintf(buf, buflen, "%s: %s: %s",
 				    dns_guarded[i], one, why);
 		}
