@@ -586,7 +586,8 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 	m.flags = (s->mail.body == SMTP_BODY_8BITMIME ? QMSG_8BITMIME : 0) |
 	    (s->mail.smtputf8 ? QMSG_SMTPUTF8 : 0) |
 	    (s->mail.ret == SMTP_RET_HDRS ? QMSG_RET_HDRS : 0) |
-	    (s->mail.ret == SMTP_RET_FULL ? QMSG_RET_FULL : 0);
+	    (s->mail.ret == SMTP_RET_FULL ? QMSG_RET_FULL : 0) |
+	    (s->trusted ? QMSG_TRUSTED : 0);	/* bounce_return() */
 	m.sender = s->mail.path.mailbox;
 	m.envid = s->mail.envid[0] ? s->mail.envid : NULL;
 	m.helo = s->helo;
