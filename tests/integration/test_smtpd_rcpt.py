@@ -7,7 +7,10 @@ a real client gets, and what lands in the mailboxes."""
 
 import mailbox
 import os
+import pathlib
+import shutil
 import subprocess
+import tempfile
 import time
 
 import harness
@@ -16,10 +19,12 @@ from harness import make_message, raw_session
 LOCAL = "local.test"
 
 
-def local_postern(env, aliases="postmaster: root\nlist: root\n", **conf):
+def local_postern(env, aliases="postmaster: root\nlist: root\n", top=None,
+                  **conf):
     """A postern for LOCAL with its own mail spool and aliases file; the
-    client (env.block.client) is not trusted."""
-    d = env.dir("local")
+    client (env.block.client) is not trusted.  top: its directory, else
+    one under pytest's."""
+    d = pathlib.Path(top) if top else env.dir("local")
     os.chmod(str(d), 0o755)
     mail = d / "mail"
     mail.mkdir(exist_ok=True)
@@ -30,7 +35,14 @@ def local_postern(env, aliases="postmaster: root\nlist: root\n", **conf):
          "trusted_networks": ["%s/32" % env.block.postern]}
     c.update(conf)
     start = c.pop("start", True)
-    return env.postern(c, start=start), mail
+    if top is None:
+        return env.postern(c, start=start), mail
+    p = harness.Postern(d / "postern", env.block.postern, conf=c,
+                        dns_lines=env.dns_lines())
+    env.on_stop(p.stop)
+    if start:
+        p.start()
+    return p, mail
 
 
 def rcpt_replies(p, source, rcpts):
@@ -116,12 +128,12 @@ def test_unprivileged_session_reads_the_alias_map(env):
     made by newaliases under a strict umask, and the aliases text is not
     readable by that user.  The alias is still found (only the .db could
     tell), an unknown name is still refused."""
+    # Outside pytest's private tree (0700, and reset by any other pytest
+    # run on the machine), so that nobody can reach the spool.
+    top = tempfile.mkdtemp(prefix="postern-rcpt-")
+    env.on_stop(lambda: shutil.rmtree(top, ignore_errors=True))
     p, mail = local_postern(env, aliases="postmaster: root\nmaplist: root\n",
-                            user="nobody", start=False)
-    d = p.workdir
-    while d not in ("/", "/tmp"):
-        os.chmod(d, 0o755)
-        d = os.path.dirname(d)
+                            top=top, user="nobody", start=False)
     aliases = p.conf["aliases"]
     os.chmod(aliases, 0o600)
     newaliases = os.path.join(p.workdir, "newaliases")
