@@ -10,11 +10,11 @@
  * per request and delivers: mboxes as root, opened under the rules of
  * mbox_open.h (O_EXCL creation, no symlinks, no hard links, no FIFOs,
  * the recipient's, checked on the open descriptor), files and pipes in
- * a child that
- * has become the target user (setgroups, setgid, setuid).  The request
- * names only the recipient, the sender and the message: what a pipe
- * runs and where a file goes come from the aliases and .forward files
- * the server reads itself, never from the unprivileged side.
+ * a child that has become the target user (setgroups, setgid, setuid).
+ * The request names only the recipient, the sender and the message:
+ * what a pipe runs and where a file goes come from the aliases and
+ * .forward files the server reads itself, never from the unprivileged
+ * side.
  *
  * mbox format and locking as FreeBSD's mail.local, mail(1), mutt and
  * dovecot expect: "From sender date" line, ">From " quoting (mboxo), a
