@@ -44,7 +44,7 @@ MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
-		mta/rcpt_local.o
+		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -62,7 +62,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
-		tests/unit/test_dns_option tests/unit/test_rcpt_local
+		tests/unit/test_dns_option tests/unit/test_rcpt_local \
+		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp
 
 .SUFFIXES: .c .o
 .c.o:
@@ -150,6 +151,10 @@ tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_bounce.c mta/bounce.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_hopcount: tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_mbox_open: tests/unit/test_mbox_open.c mta/mbox_open.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mbox_open.c mta/mbox_open.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_maildrop_tmp: tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
@@ -171,7 +176,8 @@ FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 		tests/fuzz/bin/fuzz_qrecord tests/fuzz/bin/fuzz_config \
 		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases \
 		tests/fuzz/bin/fuzz_hopcount tests/fuzz/bin/fuzz_dns_option \
-		tests/fuzz/bin/fuzz_rcpt_local
+		tests/fuzz/bin/fuzz_rcpt_local \
+		tests/fuzz/bin/fuzz_sendmail_prepare
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -202,6 +208,9 @@ tests/fuzz/bin/fuzz_dns_option: tests/fuzz/fuzz_dns_option.c policy/dns_option.c
 tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(DB_LIBS)
+tests/fuzz/bin/fuzz_sendmail_prepare: tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE)
 
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

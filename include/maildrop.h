@@ -25,7 +25,7 @@ struct config;
 
 #define MAILDROP_MAGIC		"POSTERN-MAILDROP 1\n"
 #define MAILDROP_MAX_ADDR	256	/* RFC 5321 §4.5.3.1.3 path */
-#define MAILDROP_TMP_MAX_AGE	86400	/* stale temporary files go */
+#define MAILDROP_TMP_MAX_AGE	3600	/* s: stale temporary files go */
 
 struct maildrop_env {
 	char		*sender;	/* "" for <> */
@@ -56,8 +56,18 @@ const char *maildrop_body(const char *msg, size_t len, const char *hostname,
 	    unsigned long uid, const char *qid, long long now, size_t max,
 	    struct buf *out, int *eightbit);
 
-/* One pass over the directory: queues what is there.  Returns the
- * number of messages queued, or -1 when the directory cannot be read. */
+/* Pure: 1 if name is a writer's temporary file (QID.tmp), which the
+ * pickup never reads. */
+int	maildrop_tmp_name(const char *name);
+/* Pure: 1 if a temporary file with this mtime is left from a writer
+ * that died: older than MAILDROP_TMP_MAX_AGE, or as far ahead. */
+int	maildrop_tmp_stale(long long mtime, long long now);
+
+/* One pass over the directory: queues what is there.  Temporary files
+ * are skipped (stale ones removed) and, like any name that is not a
+ * queue id, do not count towards the files looked at in one pass, so
+ * no number of them holds up a message.  Returns the number of
+ * messages queued, or -1 when the directory cannot be read. */
 int	maildrop_pickup(const struct config *, struct queue *);
 
 /* The pickup process: passes every second; writes a byte to wake_fd

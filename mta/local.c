@@ -32,6 +32,7 @@
 #include "local.h"
 #include "log.h"
 #include "maildrop.h"
+#include "mbox_open.h"
 #include "outcome.h"
 #include "queue.h"
 #include "rcpt_local.h"
@@ -135,57 +136,6 @@ lock_fd(int fd, struct outcome *o, const char *path)
 	return -1;
 }
 
-static void
-append_error(struct outcome *o, const char *path, int e)
-{
-	if (e == EDQUOT)	/* RFC 3463 §3.3: mailbox full */
-		outcome_set(o, OUTCOME_DEFER, "4.2.2", "%s: %s", path,
-		    strerror(e));
-	else if (e == ENOSPC)
-		outcome_set(o, OUTCOME_DEFER, "4.3.1", "%s: %s", path,
-		    strerror(e));
-	else
-		outcome_set(o, OUTCOME_DEFER, "4.3.0", "%s: %s", path,
-		    strerror(e));
-}
-
-/* Opens path for append as mail.local does: never through a symlink,
- * never a hard-linked or foreign file. */
-static int
-open_mbox(const char *path, uid_t uid, gid_t gid, struct outcome *o)
-{
-	struct stat	 lst, st;
-	int		 fd, existed;
-
-	existed = lstat(path, &lst) == 0;
-	if (existed && (!S_ISREG(lst.st_mode) || lst.st_nlink != 1)) {
-		outcome_set(o, OUTCOME_DEFER, "4.3.0",
-		    "%s: not a regular file with one link", path);
-		return -1;
-	}
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		append_error(o, path, errno);
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || (existed && (st.st_ino != lst.st_ino ||
-	    st.st_dev != lst.st_dev)) || (geteuid() == 0 && existed &&
-	    st.st_uid != uid)) {
-		outcome_set(o, OUTCOME_DEFER, "4.3.0",
-		    "%s: changed while opening or not owned by uid %lu", path,
-		    (unsigned long)uid);
-		(void)close(fd);
-		return -1;
-	}
-	if (!existed && geteuid() == 0 && fchown(fd, uid, gid) == -1) {
-		append_error(o, path, errno);
-		(void)close(fd);
-		(void)unlink(path);
-		return -1;
-	}
-	return fd;
-}
-
 static int
 append_locked(const char *path, uid_t uid, gid_t gid, const char *data,
     size_t len, int dotlock, struct outcome *o)
@@ -204,11 +154,11 @@ append_locked(const char *path, uid_t uid, gid_t gid, const char *data,
 			return -1;
 		locked = 1;
 	}
-	if ((fd = open_mbox(path, uid, gid, o)) == -1 ||
+	if ((fd = mbox_open(path, uid, gid, o)) == -1 ||
 	    lock_fd(fd, o, path) == -1)
 		goto done;
 	if ((off = lseek(fd, 0, SEEK_END)) == -1) {
-		append_error(o, path, errno);
+		mbox_error(o, path, errno);
 		goto done;
 	}
 	/* All or nothing: a short or failed write is cut off again. */
@@ -218,7 +168,7 @@ append_locked(const char *path, uid_t uid, gid_t gid, const char *data,
 		if (ftruncate(fd, off) == -1)
 			log_warn("%s: truncating back to %lld", path,
 			    (long long)off);
-		append_error(o, path, e);
+		mbox_error(o, path, e);
 		goto done;
 	}
 	outcome_set(o, OUTCOME_SENT, "2.0.0", "delivered to %s", path);

@@ -543,18 +543,20 @@ done:
 	return rc;
 }
 
-/* Temporary files of writers that died: gone after a day. */
+/* Temporary files of writers that died: gone after an hour. */
 static void
 sweep_tmp(int dfd, const char *name)
 {
 	struct stat	 st;
-	size_t		 len = strlen(name);
 
-	if (len < 4 || strcmp(name + len - 4, ".tmp") != 0)
-		return;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    st.st_mtime + MAILDROP_TMP_MAX_AGE < time(NULL))
-		(void)unlinkat(dfd, name, 0);
+	    maildrop_tmp_stale((long long)st.st_mtime, (long long)time(NULL))) {
+		if (unlinkat(dfd, name, 0) == -1)
+			log_warn("maildrop %s: removing stale file", name);
+		else
+			log_info("maildrop %s: removed stale temporary file "
+			    "uid=%lu", name, (unsigned long)st.st_uid);
+	}
 }
 
 int
@@ -571,11 +573,15 @@ maildrop_pickup(const struct config *conf, struct queue *q)
 	while ((de = readdir(d)) != NULL && seen < PICKUP_MAX_FILES) {
 		if (de->d_name[0] == '.')
 			continue;
-		seen++;
-		if (!qid_valid(de->d_name)) {
+		/* Not counted: files that are not messages never hold up
+		 * the ones that are. */
+		if (maildrop_tmp_name(de->d_name)) {
 			sweep_tmp(dirfd(d), de->d_name);
 			continue;
 		}
+		if (!qid_valid(de->d_name))
+			continue;
+		seen++;
 		if ((r = pickup_one(conf, q, dirfd(d), de->d_name)) == -1)
 			break;	/* the queue is unwell: next pass */
 		n += r;

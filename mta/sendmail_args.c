@@ -517,13 +517,15 @@ sm_prepare(const char *msg, size_t len, const struct sm_header_ctx *c,
     struct buf *out, char ***rcpts, size_t *nrcpts)
 {
 	struct field	*fv;
-	const char	*eol = "\n";
+	const char	*eol = "\n", *nl;
 	size_t		 nf, i, body;
 	int		 resent = 0, from = 0, date = 0, mid = 0;
 
 	body = split_header(msg, len, &fv, &nf);
-	if (len > 1 && memchr(msg, '\n', len) != NULL &&
-	    ((const char *)memchr(msg, '\n', len))[-1] == '\r')
+	/* The writer's line ends, from the first line.  A message that
+	 * starts with its newline has no byte before it to look at. */
+	nl = len > 0 ? memchr(msg, '\n', len) : NULL;
+	if (nl != NULL && nl > msg && nl[-1] == '\r')
 		eol = "\r\n";
 	for (i = 0; i < nf; i++) {
 		if (field_is(&fv[i], "resent-to") || field_is(&fv[i], "resent-cc")

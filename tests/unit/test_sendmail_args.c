@@ -252,6 +252,47 @@ test_prepare(void **state)
 	}
 }
 
+/*
+ * Messages in exactly sized heap copies, so that AddressSanitizer sees a
+ * read before the first byte (a message starting with its newline).
+ */
+static const struct {
+	const char	*msg;
+	const char	*want_msg;
+} edge_cases[] = {
+	{ "\nbody\n", "From: u@h\nDate: D\nMessage-ID: <id@h>\n\nbody\n" },
+	{ "\n", "From: u@h\nDate: D\nMessage-ID: <id@h>\n\n" },
+	{ "\n\n", "From: u@h\nDate: D\nMessage-ID: <id@h>\n\n\n" },
+	{ "\r\nb\r\n",
+	    "From: u@h\r\nDate: D\r\nMessage-ID: <id@h>\r\n\r\nb\r\n" },
+	{ "x", "From: u@h\nDate: D\nMessage-ID: <id@h>\n\nx" },
+};
+
+static void
+test_prepare_edges(void **state)
+{
+	struct sm_header_ctx c = { "u@h", NULL, "D", "<id@h>", NULL, 0 };
+	struct buf	 out;
+	size_t		 i, len;
+	char		*m;
+
+	(void)state;
+	for (i = 0; i < sizeof(edge_cases) / sizeof(edge_cases[0]); i++) {
+		len = strlen(edge_cases[i].msg);
+		m = malloc(len);
+		assert_non_null(m);
+		memcpy(m, edge_cases[i].msg, len);
+		buf_init(&out);
+		buf_append(&out, "", 0);
+		assert_null(sm_prepare(m, len, &c, &out, NULL, NULL));
+		if (out.len != strlen(edge_cases[i].want_msg) ||
+		    memcmp(out.data, edge_cases[i].want_msg, out.len) != 0)
+			fail_msg("case %zu: message\n%s", i, out.data);
+		buf_free(&out);
+		free(m);
+	}
+}
+
 static void
 test_fullname(void **state)
 {
@@ -274,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_addr_list),
 		cmocka_unit_test(test_prepare),
+		cmocka_unit_test(test_prepare_edges),
 		cmocka_unit_test(test_fullname),
 	};
 
