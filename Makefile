@@ -8,6 +8,11 @@ MANDIR?=	$(PREFIX)/share/man
 SYSCONFDIR?=	$(PREFIX)/etc/postern
 SPOOLDIR?=	/var/spool/postern
 DBDIR?=		/var/db/postern
+# aliases(5) where the system keeps it: /etc/mail/aliases on FreeBSD.
+OS!=		uname -s
+ALIASES_FreeBSD=	/etc/mail/aliases
+ALIASES_Linux=	/etc/aliases
+ALIASES?=	$(ALIASES_$(OS))
 CC?=		cc
 CFLAGS?=	-O2 -g
 PYTHON?=	/usr/bin/python3
@@ -26,6 +31,7 @@ CMOCKA_LIBS!=	pkg-config --libs cmocka 2>/dev/null || echo -lcmocka
 PROJECT_CFLAGS=	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
 		-DPOSTERN_CONF_DEFAULT=\"$(SYSCONFDIR)/postern.conf\" \
 		-DPOSTERN_SPOOL_DEFAULT=\"$(SPOOLDIR)\" \
+		-DPOSTERN_ALIASES_DEFAULT=\"$(ALIASES)\" \
 		$(DB_CFLAGS) $(SSL_CFLAGS) $(UB_CFLAGS)
 ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
 LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
@@ -77,7 +83,7 @@ mta/main.o $(OBJS): $(HDRS)
 # sendmail, mailq and newaliases look where postern.conf was put.
 mta/main.o mta/config.o mta/sendmail.o: .build-paths
 .build-paths: FORCE
-	@echo "$(SYSCONFDIR) $(SPOOLDIR)" > .build-paths.new; \
+	@echo "$(SYSCONFDIR) $(SPOOLDIR) $(ALIASES)" > .build-paths.new; \
 	if cmp -s .build-paths.new .build-paths; then rm -f .build-paths.new; \
 	else mv .build-paths.new .build-paths; fi
 FORCE:

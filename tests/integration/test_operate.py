@@ -75,3 +75,34 @@ def test_spool_dir_made_or_adopted(tmp_path, postern_bin, daemon_user):
             assert rc == EX_CONFIG and "not a directory" in out, out
         else:
             assert rc == 0, (name, out)
+
+
+def _in_etc_copy(script):
+    """sh SCRIPT in a private mount namespace over a copy of /etc."""
+    pre = ("etc=$(mktemp -d /tmp/postern-etc.XXXXXX)\n"
+           "cp -a /etc/. \"$etc\"/\n"
+           "mount --bind \"$etc\" /etc\n")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-ec", pre + script], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_system_defaults(tmp_path, postern_bin, daemon_user):
+    """Debian: the hostname is /etc/mailname's when it names a domain, the
+    aliases file is /etc/aliases (FreeBSD: /etc/mail/aliases)."""
+    conf = _conf(tmp_path, ["user ="])
+    rc, out = _in_etc_copy("echo mail.postern-test.example > /etc/mailname\n"
+                           "%s -n -v -c %s\n" % (postern_bin, conf))
+    assert rc == 0, out
+    assert "hostname = mail.postern-test.example\n" in out, out
+    want = "/etc/mail/aliases" if os.uname().sysname == "FreeBSD" \
+        else "/etc/aliases"
+    assert "aliases = %s\n" % want in out, out
+
+
+def test_check_names_missing_user(tmp_path, postern_bin):
+    conf = _conf(tmp_path, ["user = postern-no-such-user",
+                            "spool_dir = %s" % (tmp_path / "spool")])
+    rc, out = _run(postern_bin, "-n", "-c", conf)
+    assert rc == EX_CONFIG and "unknown user postern-no-such-user" in out, out
