@@ -53,11 +53,10 @@ struct dns_ctx	*dns_new(const struct config *, char *err, size_t errlen);
 void		 dns_free(struct dns_ctx *);
 /* Builds and finalizes a context as a delivery would, then drops it, so
  * that every resolver_option and resolver_config error (with its
- * "file:line:") is a start-up error.  0, or -1 with the reason in err. */
+ * "file:line:") is a start-up error, and so is any setting that would
+ * switch DNSSEC validation off (dns_option.h), from whatever file it
+ * came.  0, or -1 with the reason in err. */
 int		 dns_check(const struct config *, char *err, size_t errlen);
-/* NULL when opt has the shape of one unbound.conf(5) server: option,
- * "name: value", else why not (a clause, no value, a bad name). */
-const char	*dns_option_check(const char *opt);
 /* Deadline of one dns_query() in milliseconds (default 30 s). */
 void		 dns_set_timeout(struct dns_ctx *, int msec);
 /* 0 with reply filled (rc says what was found), -1 on a local error. */

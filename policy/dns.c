@@ -7,7 +7,6 @@
  * hold a delivery worker forever.
  */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "config.h"
 #include "dns.h"
 #include "dns_anchor.h"
+#include "dns_conf.h"
 #include "log.h"
 #include "util.h"
 
@@ -54,172 +54,6 @@ ub_err(int rc, const char *what, const char *arg, char *err, size_t errlen)
 	(void)snprintf(err, errlen, "%s %s: %s", what, arg ? arg : "",
 	    ub_strerror(rc));
 	return -1;
-}
-
-/* Clause names of unbound.conf(5).  A resolver_option is one option of
- * the server: clause; a whole clause (a forward-zone: with its name: and
- * forward-addr: lines) or an include goes into a resolver_config file. */
-static const char *const dns_clauses[] = {
-	"server", "forward-zone", "stub-zone", "auth-zone", "view", "rpz",
-	"remote-control", "include", "include-toplevel", "python", "dynlib",
-	"dnstap", "dnscrypt", "cachedb"
-};
-
-const char *
-dns_option_check(const char *opt)
-{
-	size_t	 n, i;
-
-	n = strspn(opt, "abcdefghijklmnopqrstuvwxyz0123456789-");
-	if (opt[n] != ':' || n == 0)
-		return "want \"name: value\" with an unbound.conf(5) name";
-	if (opt[n + 1 + strspn(opt + n + 1, " \t")] == '\0')
-		return "no value after the name";
-	for (i = 0; i < sizeof(dns_clauses) / sizeof(dns_clauses[0]); i++)
-		if (strlen(dns_clauses[i]) == n &&
-		    strncmp(opt, dns_clauses[i], n) == 0)
-			return "a clause, not a server: option: use "
-			    "resolver_config";
-	return NULL;
-}
-
-/* "file:line: key" of the i-th entry of a repeatable key. */
-static void
-dns_where(const struct config *conf, const struct strlist *l, size_t i,
-    const char *key, char *out, size_t outlen)
-{
-	const char	*path = conf->path ? conf->path : "postern.conf";
-
-	if (l->line != NULL && l->line[i] > 0)
-		(void)snprintf(out, outlen, "%s:%d: %s", path, l->line[i], key);
-	else
-		(void)snprintf(out, outlen, "%s: %s", path, key);
-}
-
-/*
- * Options [from, from + n) as one unbound.conf fragment, read with
- * ub_ctx_config().  ub_ctx_set_option() is no substitute: it returns
- * success for local-zone: and never applies it (libunbound 1.17), and it
- * knows no clauses.  Each option opens its own server: so that none can
- * run on into the clause of the one before.  The file is private
- * (mkstemp: 0600, unpredictable name, O_EXCL) and gone before this
- * returns: libunbound parses it at once.
- */
-static int
-dns_options_load(struct ub_ctx *ub, const struct strlist *opts, size_t from,
-    size_t n, char *err, size_t errlen)
-{
-	char	 path[] = "/tmp/postern-ub.XXXXXX";
-	FILE	*fp;
-	size_t	 i;
-	int	 fd, rc = UB_READFILE, bad = 0;
-
-	if ((fd = mkstemp(path)) == -1) {
-		(void)snprintf(err, errlen, "resolver_option: mkstemp: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		(void)snprintf(err, errlen, "resolver_option: fdopen: %s",
-		    strerror(errno));
-		(void)close(fd);
-		goto done;
-	}
-	for (i = from; i < from + n; i++)
-		if (fprintf(fp, "server:\n\t%s\n", opts->v[i]) < 0)
-			bad = 1;
-	if (fclose(fp) != 0 || bad) {
-		(void)snprintf(err, errlen, "resolver_option: %s: %s", path,
-		    strerror(errno));
-		goto done;
-	}
-	if ((rc = ub_ctx_config(ub, path)) != 0)
-		(void)snprintf(err, errlen, "%s", ub_strerror(rc));
-done:
-	(void)unlink(path);
-	return rc == 0 ? 0 : -1;
-}
-
-/* Which option the parser refused: each alone in a scratch context
- * (only on the error path; the parser's own message names a temporary
- * file the administrator never saw). */
-static void
-dns_options_blame(const struct config *conf, char *err, size_t errlen)
-{
-	const struct strlist	*opts = &conf->resolver_options;
-	struct ub_ctx		*ub;
-	char			 where[PATH_MAX + 64], why[256];
-	size_t			 i;
-	int			 rc;
-
-	for (i = 0; i < opts->n; i++) {
-		if ((ub = ub_ctx_create()) == NULL)
-			return;
-		rc = dns_options_load(ub, opts, i, 1, why, sizeof(why));
-		ub_ctx_delete(ub);
-		if (rc == -1) {
-			dns_where(conf, opts, i, "resolver_option", where,
-			    sizeof(where));
-			(void)snprintf(err, errlen, "%s \"%s\": %s", where,
-			    opts->v[i], why);
-			return;
-		}
-	}
-}
-
-static int
-dns_options(struct ub_ctx *ub, const struct config *conf, char *err,
-    size_t errlen)
-{
-	const struct strlist	*opts = &conf->resolver_options;
-	const char		*why;
-	char			 where[PATH_MAX + 64], msg[256];
-	size_t			 i;
-
-	for (i = 0; i < opts->n; i++) {
-		if ((why = dns_option_check(opts->v[i])) == NULL)
-			continue;
-		dns_where(conf, opts, i, "resolver_option", where,
-		    sizeof(where));
-		(void)snprintf(err, errlen, "%s \"%s\": %s", where, opts->v[i],
-		    why);
-		return -1;
-	}
-	if (opts->n == 0)
-		return 0;
-	if (dns_options_load(ub, opts, 0, opts->n, msg, sizeof(msg)) == 0)
-		return 0;
-	(void)snprintf(err, errlen, "%s: resolver_option lines: %s",
-	    conf->path ? conf->path : "postern.conf", msg);
-	dns_options_blame(conf, err, errlen);
-	return -1;
-}
-
-/* The administrator's own unbound.conf fragments, before the one-line
- * options so that a resolver_option overrides a fragment's setting. */
-static int
-dns_configs(struct ub_ctx *ub, const struct config *conf, char *err,
-    size_t errlen)
-{
-	const struct strlist	*l = &conf->resolver_configs;
-	char			 where[PATH_MAX + 64];
-	size_t			 i;
-	int			 rc;
-
-	for (i = 0; i < l->n; i++) {
-		dns_where(conf, l, i, "resolver_config", where, sizeof(where));
-		if (access(l->v[i], R_OK) == -1) {
-			(void)snprintf(err, errlen, "%s %s: %s", where,
-			    l->v[i], strerror(errno));
-			return -1;
-		}
-		if ((rc = ub_ctx_config(ub, l->v[i])) != 0) {
-			(void)snprintf(err, errlen, "%s %s: %s", where,
-			    l->v[i], ub_strerror(rc));
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* libunbound reads these files only at the first query: check now so
@@ -290,8 +124,7 @@ dns_new(const struct config *conf, char *err, size_t errlen)
 		goto fail;
 	}
 	if (dns_mode(ctx->ub, conf, err, errlen) == -1 ||
-	    dns_configs(ctx->ub, conf, err, errlen) == -1 ||
-	    dns_options(ctx->ub, conf, err, errlen) == -1)
+	    dns_conf_apply(ctx->ub, conf, err, errlen) == -1)
 		goto fail;
 	/* A thread, not a forked helper: the worker stays one process. */
 	if (ub_err(ub_ctx_async(ctx->ub, 1), "ub_ctx_async", NULL, err,

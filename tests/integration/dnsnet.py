@@ -19,7 +19,17 @@ Zone modes (RFC 4035 §4.3 outcomes):
   bogus     signed, but the parent's DS is of a key that signed nothing
   expired   signed with signatures whose validity ended days ago
 Zones whose top-level domain is not given are made (signed) so that every
-delegation is one label deep under its parent.  Records are zone-file lines
+delegation is one label deep under its parent.
+
+A zone can be served by an nsd of its own instead of the main one:
+
+    net.add_zone("f.example", server="127.0.53.54", glue="127.0.53.53")
+
+serves f.example only from 127.0.53.54, while the parent's NS glue (and
+the zone's own NS address) name 127.0.53.53, where a test puts a proxy
+that forwards to 127.0.53.54 (tests/net/dnsfilter.py).  Only such a
+separate server makes the resolver ask the proxy: an nsd that also holds
+the parent answers the child's names itself.  Records are zone-file lines
 relative to the zone's origin; absolute names end with a dot.  Changes made
 after start() are served at once (nsd reloads; this waits for the new
 serial).
@@ -66,12 +76,14 @@ class DnsNetError(Exception):
 
 
 class Zone:
-    def __init__(self, name, mode):
+    def __init__(self, name, mode, server=None, glue=None):
         if mode not in MODES:
             raise ValueError("zone %s: mode %r not one of %s"
                              % (name, mode, ", ".join(MODES)))
         self.name = name
         self.mode = mode
+        self.server = server    # its own nsd's address, None: the main one
+        self.glue = glue or server  # the NS address resolvers are given
         self.records = []
         self.keys = []      # base names of the signing keys
         self.ds_key = None  # base name of the key whose DS the parent holds
@@ -89,6 +101,7 @@ class DnsNet:
         self.port = 53
         self.zones = {}
         self.proc = None
+        self.procs = {}     # server address -> nsd of the separate zones
         self.serial = int(time.time()) & 0x7fffffff
         self._served = set()
         self._mtime = 0
@@ -106,12 +119,17 @@ class DnsNet:
             self.add_zone(name, records, (modes or {}).get(name, "signed"))
 
     # -- zone data ------------------------------------------------------
-    def add_zone(self, name, records=(), mode="signed"):
+    def add_zone(self, name, records=(), mode="signed", server=None,
+                 glue=None):
         """A zone delegated from its parent (made if it is a missing
-        top-level domain).  records: zone-file lines, origin = the zone."""
+        top-level domain).  records: zone-file lines, origin = the zone.
+        server: serve it from a separate nsd on that address; glue: the
+        address its NS records name (default: server)."""
         name = _fqdn(name)
+        if name == "." and (server or glue):
+            raise ValueError("the root is served by the main nsd")
         if name not in self.zones:
-            self.zones[name] = Zone(name, mode)
+            self.zones[name] = Zone(name, mode, server, glue)
         else:
             self.zones[name].mode = mode
         self.zones[name].records.extend(records)
@@ -199,7 +217,7 @@ class DnsNet:
             % (ns, NS_LABEL + "." if zone.name == "." else zone.name,
                self.serial),
             "@ IN NS %s" % ns,
-            "%s IN A %s" % (ns, self.addr),
+            "%s IN A %s" % (ns, self._ns_addr(zone)),
         ]
         for child in sorted(self.zones.values(), key=lambda z: z.name):
             if child.name == "." or \
@@ -207,11 +225,22 @@ class DnsNet:
                 continue
             cns = "%s.%s" % (NS_LABEL, child.name)
             lines.append("%s IN NS %s" % (child.name, cns))
-            lines.append("%s IN A %s" % (cns, self.addr))
+            lines.append("%s IN A %s" % (cns, self._ns_addr(child)))
             if child.signed:
                 lines.extend(child.ds)
         lines.extend(zone.records)
         return "\n".join(lines) + "\n"
+
+    def _ns_addr(self, zone):
+        return zone.glue or self.addr
+
+    def _backend(self, zone):
+        """The address of the nsd that holds zone."""
+        return zone.server or self.addr
+
+    def _servers(self):
+        """Addresses of the separate nsds."""
+        return sorted({z.server for z in self.zones.values() if z.server})
 
     def _zone_file(self, zone):
         base = "root" if zone.name == "." else zone.name.rstrip(".")
@@ -245,25 +274,40 @@ class DnsNet:
         with open(self.root_hints, "w") as f:
             f.write(".\t3600000\tIN\tNS\t%s.\n%s.\t3600000\tIN\tA\t%s\n"
                     % (NS_LABEL, NS_LABEL, self.addr))
-        self._write_nsd_conf(served)
+        self._write_nsd_conf(self.addr, {
+            n: f for n, f in served.items()
+            if self.zones[n].server is None}, self.nsd_conf, self.nsd_log,
+            "")
+        for addr in self._servers():
+            self._write_nsd_conf(addr, {
+                n: f for n, f in served.items()
+                if self.zones[n].server == addr}, *self._nsd_files(addr))
         self._write_unbound_conf()
         return served
 
-    def _write_nsd_conf(self, served):
+    def _nsd_files(self, addr):
+        """(conf, log, file suffix) of the separate nsd on addr."""
+        tag = "-" + addr.replace(".", "_").replace(":", "_")
+        return (os.path.join(self.workdir, "nsd%s.conf" % tag),
+                os.path.join(self.workdir, "nsd%s.log" % tag), tag)
+
+    def _write_nsd_conf(self, addr, served, conf, log, tag):
+        def state(name):
+            return os.path.join(self.workdir, name % tag)
+
         server = [
             "server:",
-            "\tip-address: %s@%d" % (self.addr, self.port),
+            "\tip-address: %s@%d" % (addr, self.port),
             "\tport: %d" % self.port,
             '\tusername: ""',
             '\tchroot: ""',
             '\tdatabase: ""',
             "\tzonesdir: \"%s\"" % self.zonedir,
-            "\tzonelistfile: \"%s\"" % os.path.join(self.workdir,
-                                                    "zone.list"),
-            "\txfrdfile: \"%s\"" % os.path.join(self.workdir, "xfrd.state"),
+            "\tzonelistfile: \"%s\"" % state("zone%s.list"),
+            "\txfrdfile: \"%s\"" % state("xfrd%s.state"),
             "\txfrdir: \"%s\"" % self.workdir,
-            "\tpidfile: \"%s\"" % os.path.join(self.workdir, "nsd.pid"),
-            "\tlogfile: \"%s\"" % self.nsd_log,
+            "\tpidfile: \"%s\"" % state("nsd%s.pid"),
+            "\tlogfile: \"%s\"" % log,
             "\tserver-count: 1",
             "\tverbosity: 1",
             "\tzonefiles-write: 0",
@@ -273,7 +317,7 @@ class DnsNet:
         for name in sorted(served):
             server += ["zone:", "\tname: \"%s\"" % name,
                        "\tzonefile: \"%s\"" % served[name]]
-        with open(self.nsd_conf, "w") as f:
+        with open(conf, "w") as f:
             f.write("\n".join(server) + "\n")
 
     def resolver_options(self):
@@ -300,36 +344,48 @@ class DnsNet:
             f.write("\n".join(lines) + "\n")
 
     # -- serving --------------------------------------------------------
+    def _spawn_nsd(self, conf, log_path):
+        log = open(log_path, "a")
+        try:
+            return subprocess.Popen(
+                ["nsd", "-d", "-c", conf], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+
     def start(self, timeout=15.0):
         if self.proc is not None:
             return self
         served = self._build()
         self._served = set(served)
-        log = open(self.nsd_log, "a")
+        self.proc = self._spawn_nsd(self.nsd_conf, self.nsd_log)
         try:
-            self.proc = subprocess.Popen(
-                ["nsd", "-d", "-c", self.nsd_conf], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT)
-        finally:
-            log.close()
-        try:
+            for addr in self._servers():
+                conf, log, _tag = self._nsd_files(addr)
+                self.procs[addr] = self._spawn_nsd(conf, log)
             self._wait_serial(timeout)
         except Exception:
             self.stop()
             raise
         return self
 
+    def _all_procs(self):
+        return [(self.nsd_log, self.proc)] + [
+            (self._nsd_files(a)[1], p) for a, p in sorted(self.procs.items())]
+
     def _changed(self):
         if self.proc is None:
             return
-        if set(self.zones) != self._served:
+        if set(self.zones) != self._served or \
+                set(self._servers()) != set(self.procs):
             # A new zone needs a new nsd.conf: restart.
             self.stop()
             self.start()
             return
         self._build()
         self._touch()
-        self.proc.send_signal(signal.SIGHUP)
+        for _log, p in self._all_procs():
+            p.send_signal(signal.SIGHUP)
         self._wait_serial(15.0)
 
     def _touch(self):
@@ -341,9 +397,12 @@ class DnsNet:
             os.utime(os.path.join(self.zonedir, name), (t, t))
 
     def _serial(self, zone):
+        # Asked at the nsd that holds the zone, never through a proxy
+        # in front of it (which may be told to drop the query).
         q = dns.message.make_query(zone, dns.rdatatype.SOA)
         try:
-            r = dns.query.udp(q, self.addr, port=self.port, timeout=0.5)
+            r = dns.query.udp(q, self._backend(self.zones[zone]),
+                              port=self.port, timeout=0.5)
         except Exception:
             return None
         for rrset in r.answer:
@@ -356,9 +415,10 @@ class DnsNet:
         deadline = time.monotonic() + timeout
         pending = set(self.zones)
         while pending:
-            if self.proc.poll() is not None:
-                raise DnsNetError("nsd exited with %d: %s" % (
-                    self.proc.returncode, self._log_tail()))
+            for log, p in self._all_procs():
+                if p.poll() is not None:
+                    raise DnsNetError("nsd exited with %d: %s" % (
+                        p.returncode, self._log_tail(log)))
             for z in sorted(pending):
                 if self._serial(z) == self.serial:
                     pending.discard(z)
@@ -367,12 +427,14 @@ class DnsNet:
             if time.monotonic() > deadline:
                 raise DnsNetError("nsd does not serve %s with serial %d: %s"
                                   % (", ".join(sorted(pending)), self.serial,
-                                     self._log_tail()))
+                                     " | ".join(self._log_tail(log) for
+                                                log, _p in
+                                                self._all_procs())))
             time.sleep(0.05)
 
-    def _log_tail(self, n=20):
+    def _log_tail(self, path=None, n=20):
         try:
-            with open(self.nsd_log) as f:
+            with open(path or self.nsd_log) as f:
                 return " | ".join(f.read().splitlines()[-n:])
         except OSError:
             return "(no log)"
@@ -380,9 +442,12 @@ class DnsNet:
     def stop(self, timeout=10.0):
         if self.proc is None:
             return
-        p, self.proc = self.proc, None
-        if p.poll() is None:
-            p.terminate()
+        procs = [p for _log, p in self._all_procs()]
+        self.proc, self.procs = None, {}
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
             try:
                 p.wait(timeout)
             except subprocess.TimeoutExpired:

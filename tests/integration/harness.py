@@ -74,13 +74,14 @@ def vm_rss_kb(pid):
 # -- configuration ------------------------------------------------------
 
 def render_conf(conf, extra_lines=()):
-    """conf: {key: value}; lists become comma separated, except listen and
-    resolver_option which repeat.  None values are left out."""
+    """conf: {key: value}; lists become comma separated, except listen,
+    resolver_option and resolver_config which repeat.  None values are
+    left out."""
     lines = []
     for k, v in conf.items():
         if v is None:
             continue
-        if k in ("listen", "resolver_option"):
+        if k in ("listen", "resolver_option", "resolver_config"):
             for one in (v if isinstance(v, (list, tuple)) else [v]):
                 lines.append("%s = %s" % (k, one))
         elif isinstance(v, (list, tuple)):

@@ -409,6 +409,7 @@ test_dns_new(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(&conf, 0, sizeof(conf));
+		conf.dnssec = 1;
 		conf.resolver = cases[i].mode;
 		conf.resolver_forward = (char *)cases[i].fwd;
 		conf.resolver_root_hints = (char *)cases[i].hints;
