@@ -49,7 +49,8 @@ MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
-		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o
+		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
+		mta/rcpt_local.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -67,7 +68,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
-		tests/unit/test_dns_option
+		tests/unit/test_dns_option tests/unit/test_rcpt_local
 
 .SUFFIXES: .c .o
 .c.o:
@@ -158,6 +159,8 @@ tests/unit/test_hopcount: tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS)
 
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_rcpt_local: tests/unit/test_rcpt_local.c mta/rcpt_local.o mta/aliases.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_rcpt_local.c mta/rcpt_local.o mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_sendmail_args: tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
@@ -173,7 +176,8 @@ FUZZ_BASE=	mta/log.c mta/util.c mta/compat.c
 FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 		tests/fuzz/bin/fuzz_qrecord tests/fuzz/bin/fuzz_config \
 		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases \
-		tests/fuzz/bin/fuzz_hopcount tests/fuzz/bin/fuzz_dns_option
+		tests/fuzz/bin/fuzz_hopcount tests/fuzz/bin/fuzz_dns_option \
+		tests/fuzz/bin/fuzz_rcpt_local
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -201,6 +205,9 @@ tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_B
 tests/fuzz/bin/fuzz_dns_option: tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE)
+tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(DB_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

@@ -3,6 +3,9 @@
  * report-type=delivery-status) for failed and delayed recipients, with
  * the original headers (or the whole message when RET=FULL).  Never to
  * the null sender; a DSN that fails goes to postmaster once, never loops.
+ * A large message from a client that is not trusted goes back as its
+ * headers only, whatever RET says (bounce_return): a forged sender must
+ * not make us return copies of big messages to a third party.
  */
 #ifndef POSTERN_BOUNCE_H
 #define POSTERN_BOUNCE_H
@@ -27,6 +30,18 @@ struct bounce_rcpt {
 						 * "delivered"; NULL: by kind */
 };
 
+enum bounce_return {
+	BOUNCE_RETURN_HEADERS,		/* RET=HDRS, no RET, or a delay */
+	BOUNCE_RETURN_FULL,		/* the whole message */
+	BOUNCE_RETURN_HEADERS_SIZE	/* RET=FULL refused: an untrusted
+					 * message above full_max bytes */
+};
+
+/* Pure: what a notice of this kind returns of orig (bodylen bytes);
+ * full_max is bounce_full_max_size. */
+enum bounce_return bounce_return(enum bounce_kind, const struct qmsg *orig,
+	    size_t bodylen, long long full_max);
+
 /*
  * Builds the DSN for orig into out (a struct qnew ready for queue_update
  * or queue_submit; the strings and body live in *storage until freed with
@@ -36,7 +51,8 @@ struct bounce_rcpt {
 struct bounce_storage;
 int	bounce_build(const char *reporting_mta, const char *postmaster,
 	    enum bounce_kind, const struct qmsg *orig, const char *body,
-	    size_t bodylen, const struct bounce_rcpt *, size_t n,
+	    size_t bodylen, long long full_max, const struct bounce_rcpt *,
+	    size_t n,
 	    struct qnew *out, struct bounce_storage **storage);
 void	bounce_free(struct bounce_storage *);
 

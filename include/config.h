@@ -127,6 +127,12 @@ struct config {
 	char		*mail_spool_dir;	/* mbox directory, /var/mail */
 	char		*default_user;	/* runs alias pipes and files */
 	long long	 allow_forward;	/* honour ~/.forward */
+	long long	 local_recipient_check;	/* unknown local users get
+						 * 550 at RCPT (rcpt_local.h) */
+	char		*local_catchall;	/* receives unknown local parts;
+						 * empty: none */
+	long long	 bounce_full_max_size;	/* RET=FULL of untrusted mail
+						 * above it: headers (bounce.h) */
 	long long	 local_pipe_timeout;	/* seconds */
 
 	/* logging */

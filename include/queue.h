@@ -34,6 +34,8 @@
 #define QMSG_RET_FULL	0x0008	/* RFC 3461 RET=FULL */
 #define QMSG_DSN	0x0010	/* this message is itself a DSN */
 #define QMSG_WARNED	0x0020	/* delay notice already sent */
+#define QMSG_TRUSTED	0x0040	/* from a trusted_networks client:
+				 * its sender is vouched for */
 
 /* recipient NOTIFY, RFC 3461 §4.1; 0 means "not given" (default) */
 #define QNOTIFY_NEVER	0x01

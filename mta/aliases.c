@@ -646,8 +646,11 @@ aliases_build_db(const char *path, char *err, size_t errlen)
 		n = -1;
 	}
 	b.db = NULL;
-	/* The new map replaces the old in one rename, after it is synced. */
-	if (n < 0 || sync_path(tmp) == -1 || rename(tmp, dbpath) == -1) {
+	/* The new map replaces the old in one rename, after it is synced.
+	 * 0644 whatever the umask: the SMTP sessions run as the
+	 * unprivileged user and look recipients up in it (rcpt_local.h). */
+	if (n < 0 || chmod(tmp, 0644) == -1 || sync_path(tmp) == -1 ||
+	    rename(tmp, dbpath) == -1) {
 		(void)snprintf(err, errlen, "%s: %s", dbpath, b.dberr ?
 		    db_strerror(b.dberr) : strerror(errno));
 		n = -1;

@@ -330,12 +330,17 @@ put_explanation(struct buf *b, const char *mta, enum bounce_kind kind,
 static void
 put_human(struct buf *b, const char *mta, enum bounce_kind kind,
     const struct qmsg *orig, const struct bounce_rcpt *r, size_t n,
-    int to_postmaster)
+    int to_postmaster, long long full_max)
 {
 	char	*first, *text;
 	size_t	 i;
 
 	put_explanation(b, mta, kind, to_postmaster);
+	if (full_max >= 0)
+		buf_printf(b, "The full message was asked for (RET=FULL), but "
+		    "it is larger than\r\n%lld bytes and did not come from a "
+		    "trusted client: only its\r\nheaders are returned "
+		    "below.\r\n\r\n", full_max);
 	for (i = 0; i < n; i++) {
 		if (!rcpt_included(kind, orig, &r[i]))
 			continue;
@@ -416,23 +421,43 @@ put_status(struct buf *b, const char *mta, enum bounce_kind kind,
 			put_rcpt_status(b, kind, &r[i], now);
 }
 
-/* Returns non-zero when 8-bit octets were copied. */
-static int
-put_original(struct buf *b, const char *boundary, enum bounce_kind kind,
-    const struct qmsg *orig, const char *body, size_t bodylen)
+enum bounce_return
+bounce_return(enum bounce_kind kind, const struct qmsg *orig, size_t bodylen,
+    long long full_max)
 {
 	/* RFC 3461 §4.3: RET=FULL only for failures; delays send headers. */
-	int	 full = (orig->flags & QMSG_RET_FULL) && kind == BOUNCE_FAILED;
+	if (!(orig->flags & QMSG_RET_FULL) || kind != BOUNCE_FAILED)
+		return BOUNCE_RETURN_HEADERS;
+	if (orig->flags & QMSG_TRUSTED)
+		return BOUNCE_RETURN_FULL;
+	/* Anyone can forge a sender and ask for RET=FULL: the whole of a
+	 * large message would go to a third party (backscatter with its
+	 * payload).  The headers still tell the real sender what failed. */
+	if (full_max < 0 || (unsigned long long)bodylen >
+	    (unsigned long long)full_max)
+		return BOUNCE_RETURN_HEADERS_SIZE;
+	return BOUNCE_RETURN_FULL;
+}
+
+/* Returns non-zero when 8-bit octets were copied. */
+static int
+put_original(struct buf *b, const char *boundary, enum bounce_return ret,
+    const char *body, size_t bodylen)
+{
 	size_t	 hl;
 
 	buf_printf(b, "--%s\r\n", boundary);
-	if (full) {
+	if (ret == BOUNCE_RETURN_FULL) {
 		buf_appendstr(b, "Content-Description: Undelivered Message\r\n"
 		    "Content-Type: message/rfc822\r\n\r\n");
 		return put_lines(b, body, bodylen, 0);
 	}
-	buf_appendstr(b, "Content-Description: Undelivered Message Headers\r\n"
-	    "Content-Type: text/rfc822-headers\r\n\r\n");
+	/* RFC 6522 §3 (was RFC 3462): the header section alone. */
+	buf_appendstr(b, ret == BOUNCE_RETURN_HEADERS_SIZE ?
+	    "Content-Description: Undelivered Message Headers (message too "
+	    "large to return)\r\n" :
+	    "Content-Description: Undelivered Message Headers\r\n");
+	buf_appendstr(b, "Content-Type: text/rfc822-headers\r\n\r\n");
 	hl = header_len(body, bodylen);
 	return put_lines(b, body, hl, 1);
 }
@@ -514,14 +539,15 @@ fill_envelope(struct bounce_storage *s, const char *mta, const char *to,
 int
 bounce_build(const char *mta, const char *postmaster, enum bounce_kind kind,
     const struct qmsg *orig, const char *body, size_t bodylen,
-    const struct bounce_rcpt *r, size_t n, struct qnew *out,
-    struct bounce_storage **storage)
+    long long full_max, const struct bounce_rcpt *r, size_t n,
+    struct qnew *out, struct bounce_storage **storage)
 {
 	struct bounce_storage	*s;
 	char			 boundary[160];
 	const char		*to;
 	uint32_t		 flags = QMSG_DSN;
 	long long		 now = (long long)time(NULL);
+	enum bounce_return	 ret;
 	int			 pm;
 
 	*storage = NULL;
@@ -529,18 +555,20 @@ bounce_build(const char *mta, const char *postmaster, enum bounce_kind kind,
 		return 1;
 	pm = (orig->flags & QMSG_DSN) != 0;
 	to = pm ? postmaster : orig->sender;
+	ret = bounce_return(kind, orig, bodylen, full_max);
 	s = xcalloc(1, sizeof(*s));
 	buf_init(&s->body);
 	make_boundary(boundary, sizeof(boundary), body, bodylen);
 	put_headers(&s->body, mta, kind, to, boundary, pm, now);
 	buf_printf(&s->body, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", boundary);
-	put_human(&s->body, mta, kind, orig, r, n, pm);
+	put_human(&s->body, mta, kind, orig, r, n, pm,
+	    ret == BOUNCE_RETURN_HEADERS_SIZE ? full_max : -1);
 	buf_printf(&s->body, "--%s\r\nContent-Description: Delivery report\r\n"
 	    "Content-Type: message/delivery-status\r\n\r\n", boundary);
 	put_status(&s->body, mta, kind, orig, r, n, now);
 	buf_appendstr(&s->body, "\r\n");
-	if (put_original(&s->body, boundary, kind, orig, body, bodylen))
+	if (put_original(&s->body, boundary, ret, body, bodylen))
 		flags |= QMSG_8BITMIME;	/* RFC 6152: raw octets inside */
 	buf_printf(&s->body, "\r\n--%s--\r\n", boundary);
 	flags |= orig->flags & (QMSG_8BITMIME | QMSG_SMTPUTF8);

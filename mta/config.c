@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "compat.h"
 #include "config.h"
 #include "log.h"
@@ -106,6 +107,9 @@ static const struct ckey keys[] = {
 	{ "mail_spool_dir",	C_STR, O(mail_spool_dir), "/var/mail", 0, 0 },
 	{ "default_user",	C_STR, O(default_user), "nobody", 0, 0 },
 	{ "allow_forward",	C_BOOL, O(allow_forward), "yes", 0, 1 },
+	{ "local_recipient_check", C_BOOL, O(local_recipient_check), "yes", 0, 1 },
+	{ "local_catchall",	C_STR, O(local_catchall), "", 0, 0 },
+	{ "bounce_full_max_size", C_SIZE, O(bounce_full_max_size), "64k", 0, 1LL << 31 },
 	{ "local_pipe_timeout",	C_DURATION, O(local_pipe_timeout), "5m", 1, 86400 },
 	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
 	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
@@ -551,6 +555,11 @@ config_validate(const struct config *c)
 		    "remove one";
 	if ((*c->tls_cert == '\0') != (*c->tls_key == '\0'))
 		return "tls_cert and tls_key go together";
+	/* A local name as aliases(5) and local delivery take it. */
+	if (strpbrk(c->local_catchall, "@ \t,:\"|/\\") != NULL ||
+	    strlen(c->local_catchall) > ALIAS_MAX_NAME)
+		return "local_catchall must be one local name (a user or an "
+		    "alias), without a domain";
 	return NULL;
 }
 

@@ -954,7 +954,8 @@ record_dsn(const struct djob *dj, const struct dmsg *dm, struct record *rec,
 		return 0;
 	}
 	return bounce_build(dj->conf->hostname, dj->postmaster, *kind,
-	    &dm->msg, dm->body, dm->bodylen, br, n, dsn, st) == 0;
+	    &dm->msg, dm->body, dm->bodylen, dj->conf->bounce_full_max_size,
+	    br, n, dsn, st) == 0;
 }
 
 static void

@@ -34,6 +34,7 @@
 #include "maildrop.h"
 #include "outcome.h"
 #include "queue.h"
+#include "rcpt_local.h"
 #include "util.h"
 
 #define LOCAL_MAX_FORWARD	65536
@@ -711,6 +712,40 @@ deliver_targets(const struct config *conf, const struct alias_list *l,
 	buf_free(&mbox);
 }
 
+/*
+ * local_catchall: a name neither the aliases nor the password database
+ * know goes to the catch-all instead of bouncing, the same lookups that
+ * accepted it at RCPT time (rcpt_local.h).  0 with name possibly
+ * replaced, or -1 with o set when a lookup failed.
+ */
+static int
+catchall(const struct config *conf, const struct request *rq, char *name,
+    struct outcome *o)
+{
+	struct rcpt_facts f;
+	char		  why[256];
+
+	if (conf->local_catchall[0] == '\0')
+		return 0;
+	rcpt_local_lookup(conf, name, &f, why, sizeof(why));
+	f.check = 1;
+	f.catchall = 0;		/* is the name itself known? */
+	switch (rcpt_local_decide(&f)) {
+	case RCPT_ACCEPT:
+		return 0;
+	case RCPT_TEMPFAIL:
+		outcome_set(o, OUTCOME_DEFER, "4.3.0", "%s: %s", name, why);
+		return -1;
+	case RCPT_REJECT:
+		break;
+	}
+	log_info("%s: to=<%s> unknown local name, to the catch-all %s",
+	    rq->qid, rq->rcpt, conf->local_catchall);
+	(void)strlcpy(name, conf->local_catchall, ALIAS_MAX_NAME + 1);
+	str_lower(name);
+	return 0;
+}
+
 static void
 serve_one(const struct config *conf, const struct request *rq, int fd)
 {
@@ -750,6 +785,9 @@ serve_one(const struct config *conf, const struct request *rq, int fd)
 	}
 	memcpy(name, rq->rcpt, n);
 	name[n] = '\0';
+	str_lower(name);
+	if (catchall(conf, rq, name, &o) == -1)
+		goto done;
 	local_alias_ops(conf, &ops);
 	if ((why = aliases_expand(&ops, name, &l, &temp)) != NULL) {
 		/* RFC 3463: 5.4.6 routing loop; 4.3.0 lookups that failed. */

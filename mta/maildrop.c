@@ -430,7 +430,8 @@ bounce_picked(const struct config *conf, struct queue *q, const char *qid,
 		br[i].outcome = &o;
 	}
 	if (bounce_build(conf->hostname, pm, BOUNCE_FAILED, &pk->msg,
-	    pk->body.data, pk->body.len, br, pk->env.nrcpts, &dsn, &st) != 0) {
+	    pk->body.data, pk->body.len, conf->bounce_full_max_size, br,
+	    pk->env.nrcpts, &dsn, &st) != 0) {
 		log_info("%s: from=<%s> status=bounced (%s) no notice",
 		    qid, pk->msg.sender, o.text);
 		goto done;

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aliases.h"
 #include "compat.h"
 #include "config.h"
 #include "crashpoint.h"
@@ -36,6 +37,7 @@
 #include "log.h"
 #include "netio.h"
 #include "queue.h"
+#include "rcpt_local.h"
 #include "relay.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
@@ -307,6 +309,53 @@ rcpt_allowed(struct session *s, const struct smtp_path *p)
 	return "554 5.7.1 Relay access denied";
 }
 
+/*
+ * Whether a local recipient exists (rcpt_local.h): refused here, the
+ * client learns it and no bounce goes to a sender that may be forged.
+ * Checked for every client, trusted or not: an unknown user is unknown
+ * whoever asks.  0 to accept, -1 when the reply was sent.
+ */
+static int
+rcpt_local_known(struct session *s, const struct smtp_path *p)
+{
+	struct rcpt_facts f;
+	char		  name[ALIAS_MAX_NAME + 1], why[256], text[REPLY_MAX];
+	const char	 *e;
+
+	if (!s->conf->local_recipient_check)
+		return 0;
+	if (!p->postmaster && (p->literal ||
+	    !relay_domain_local(s->conf, p->domain)))
+		return 0;
+	if ((e = rcpt_local_name(p->mailbox, name, sizeof(name))) != NULL) {
+		log_info("[%s]: RCPT <%s> refused: %s", s->ip, p->mailbox, e);
+		(void)snprintf(text, sizeof(text), "550 5.1.1 Recipient "
+		    "address rejected: %s", e);
+		error_reply(s, text);
+		return -1;
+	}
+	rcpt_local_lookup(s->conf, name, &f, why, sizeof(why));
+	switch (rcpt_local_decide(&f)) {
+	case RCPT_ACCEPT:
+		return 0;
+	case RCPT_TEMPFAIL:
+		log_warnx("[%s]: RCPT <%s> deferred: %s", s->ip, p->mailbox,
+		    why);
+		reply(s, "451 4.3.0 <%s>: Temporary lookup failure",
+		    p->mailbox);
+		return -1;
+	case RCPT_REJECT:
+		break;
+	}
+	log_info("[%s]: RCPT <%s> refused: user unknown from=<%s>", s->ip,
+	    p->mailbox, s->mail.path.mailbox);
+	/* RFC 3463 §3.2: X.1.1, bad destination mailbox address. */
+	(void)snprintf(text, sizeof(text), "550 5.1.1 <%s>: Recipient address "
+	    "rejected: user unknown", p->mailbox);
+	error_reply(s, text);
+	return -1;
+}
+
 static void
 rcpt_add(struct session *s, const struct smtp_rcpt *r)
 {
@@ -367,6 +416,8 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		error_reply(s, e);
 		return;
 	}
+	if (rcpt_local_known(s, &r.path) == -1)
+		return;
 	rcpt_add(s, &r);
 	s->state = ST_RCPT;
 	reply(s, "250 2.1.5 Ok");
@@ -535,7 +586,8 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 	m.flags = (s->mail.body == SMTP_BODY_8BITMIME ? QMSG_8BITMIME : 0) |
 	    (s->mail.smtputf8 ? QMSG_SMTPUTF8 : 0) |
 	    (s->mail.ret == SMTP_RET_HDRS ? QMSG_RET_HDRS : 0) |
-	    (s->mail.ret == SMTP_RET_FULL ? QMSG_RET_FULL : 0);
+	    (s->mail.ret == SMTP_RET_FULL ? QMSG_RET_FULL : 0) |
+	    (s->trusted ? QMSG_TRUSTED : 0);	/* bounce_return() */
 	m.sender = s->mail.path.mailbox;
 	m.envid = s->mail.envid[0] ? s->mail.envid : NULL;
 	m.helo = s->helo;

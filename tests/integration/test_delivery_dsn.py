@@ -213,3 +213,61 @@ def test_failed_dsn_goes_to_postmaster_once(env):
                    r"postmaster dropped" % pm, timeout=WAIT)
     time.sleep(1)
     assert not p.grep_log(r"%s: dsn=" % pm)
+
+
+def _send_ret_full(p, source, sender, rcpt, data):
+    s = p.smtp(source)
+    try:
+        s.ehlo("stranger.test")
+        code, msg = s.mail(sender, ["RET=FULL"])
+        assert code == 250, msg
+        code, msg = s.rcpt(rcpt)
+        assert code == 250, msg
+        code, msg = s.data(data)
+        assert code == 250, msg
+        return qid_from_reply(msg.decode())
+    finally:
+        s.quit()
+
+
+def test_ret_full_of_untrusted_mail_is_headers_only_when_large(env):
+    """A client outside trusted_networks asks for RET=FULL (as a forger
+    of the sender would): a message above bounce_full_max_size comes back
+    as its headers only (text/rfc822-headers) and the notice says so; a
+    small one comes back whole.  Judged in the DSNs the sender's MX got."""
+    dest, mx, back, back_mx, conf = routes(env)
+    # bounce_full_max_size is left at its default, 64k.
+    conf.update(trusted_networks=["%s/32" % env.block.postern],
+                relay_domains=[dest], greet_delay=0)
+    p = env.postern(conf)
+    sender = "writer@" + back
+    cases = {"large": 100 * 1024, "small": 2 * 1024}
+    for tag, size in cases.items():
+        rcpt = "gone-%s@%s" % (tag, dest)
+        mx.rcpt_replies[rcpt] = "550 5.1.1 gone"
+        line = "%s-body-line-%s\r\n" % (tag, "x" * 60)
+        body = line * (size // len(line) + 1)
+        qid = _send_ret_full(p, env.block.client, sender, rcpt,
+                             make_message("ret " + tag, body=body, to=rcpt,
+                                          sender=sender))
+        p.wait_log(r"%s: dsn=\S+ kind=failure" % qid, timeout=WAIT)
+    d = dsns_of(back_mx, count=2)
+    assert len(d) == 2, p.diagnostics()
+    by_subject = {}
+    for m in d:
+        rep, f = report_fields(m.data)
+        check_wire_lines(m.data)
+        orig = rep.get_payload()[2]
+        subj = (orig.get_payload()[0]["Subject"]
+                if orig.get_content_type() == "message/rfc822"
+                else email.message_from_string(orig.get_payload())["Subject"])
+        by_subject[subj] = (rep, m.data)
+    rep, raw = by_subject["ret large"]
+    assert rep.get_payload()[2].get_content_type() == "text/rfc822-headers"
+    assert b"large-body-line" not in raw
+    assert b"too large to return" in raw
+    assert b"only its\r\nheaders are returned" in raw
+    rep, raw = by_subject["ret small"]
+    assert rep.get_payload()[2].get_content_type() == "message/rfc822"
+    assert raw.count(b"small-body-line") >= cases["small"] // 80
+    assert b"headers are returned" not in raw

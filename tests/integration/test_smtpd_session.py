@@ -122,27 +122,37 @@ def test_command_timeout(env):
 def test_relay_tricks_from_untrusted(env):
     """The domain is the part after the last "@": "%" and "!" are just
     local-part characters, and address literals are for trusted clients
-    only."""
-    p = env.postern({"trusted_networks": ["%s/32" % env.block.postern],
-                     "local_domains": ["local.test"], "greet_delay": 0})
-    replies = raw_session(p.addr, p.port, [
-        b"EHLO stranger.test\r\n",
-        b"MAIL FROM:<x@stranger.test>\r\n",
-        b"RCPT TO:<victim@foreign.test>\r\n",
-        b"RCPT TO:<victim@foreign.test@local.test>\r\n",
-        b"RCPT TO:<victim@[127.0.0.1]>\r\n",
-        b"RCPT TO:<@local.test:victim@foreign.test>\r\n",
-        b"RCPT TO:<victim%foreign.test@local.test>\r\n",
-        b"RCPT TO:<foreign.test!victim@local.test>\r\n",
-        b"RCPT TO:<postmaster>\r\n",
-        b"QUIT\r\n"], source=env.block.client)
-    assert replies[3].startswith("554 5.7.1"), replies
-    assert replies[4].startswith("501 5.1.3"), replies
-    assert replies[5].startswith("554 5.7.1"), replies
-    assert replies[6].startswith("554 5.7.1"), replies  # route dropped
-    assert replies[7].startswith("250 2.1.5"), replies
-    assert replies[8].startswith("250 2.1.5"), replies
-    assert replies[9].startswith("250 2.1.5"), replies
+    only.  Such local parts are looked up as local users (and, being
+    unknown, refused with 550 5.1.1, not 554 relay access denied);
+    without the local recipient check they are accepted as local mail."""
+    # The check is on by default (None: the key is not written).
+    for check, local_reply in ((None, "550 5.1.1"), ("no", "250 2.1.5")):
+        p = env.postern({"trusted_networks": ["%s/32" % env.block.postern],
+                         "local_domains": ["local.test"], "greet_delay": 0,
+                         "local_recipient_check": check})
+        replies = raw_session(p.addr, p.port, [
+            b"EHLO stranger.test\r\n",
+            b"MAIL FROM:<x@stranger.test>\r\n",
+            b"RCPT TO:<victim@foreign.test>\r\n",
+            b"RCPT TO:<victim@foreign.test@local.test>\r\n",
+            b"RCPT TO:<victim@[127.0.0.1]>\r\n",
+            b"RCPT TO:<@local.test:victim@foreign.test>\r\n",
+            b"RCPT TO:<victim%foreign.test@local.test>\r\n",
+            b"RCPT TO:<foreign.test!victim@local.test>\r\n",
+            b"RCPT TO:<postmaster>\r\n",
+            b"QUIT\r\n"], source=env.block.client)
+        assert replies[3].startswith("554 5.7.1"), replies
+        assert replies[4].startswith("501 5.1.3"), replies
+        assert replies[5].startswith("554 5.7.1"), replies
+        assert replies[6].startswith("554 5.7.1"), replies  # route dropped
+        assert replies[7].startswith(local_reply), (check, replies)
+        assert replies[8].startswith(local_reply), (check, replies)
+        if check is None:
+            assert "<victim%foreign.test@local.test>: Recipient address " \
+                "rejected: user unknown" in replies[7], replies
+            assert "<foreign.test!victim@local.test>:" in replies[8], replies
+        assert replies[9].startswith("250 2.1.5"), replies
+        p.stop()
 
 
 def test_received_names_the_queue_id(env):

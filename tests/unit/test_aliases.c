@@ -1,4 +1,6 @@
 /* aliases: parser, item classification, expansion, the DB map. */
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -415,6 +417,8 @@ test_db_map(void **state)
 {
 	char	 dir[] = "/tmp/test_aliases.XXXXXX", path[256], cmd[300];
 	char	 err[256], *rhs = NULL;
+	struct stat st;
+	mode_t	 old;
 	FILE	*f;
 
 	(void)state;
@@ -424,7 +428,13 @@ test_db_map(void **state)
 	fputs("# test\nPostmaster: root\nlist: a,\n  b@remote.example\n"
 	    "broken line\n", f);
 	fclose(f);
+	/* Readable by the unprivileged sessions whatever the umask. */
+	old = umask(077);
 	assert_int_equal(aliases_build_db(path, err, sizeof(err)), 0);
+	(void)umask(old);
+	(void)snprintf(cmd, sizeof(cmd), "%s.db", path);
+	assert_int_equal(stat(cmd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
 	assert_int_equal(aliases_db_lookup(path, "postmaster", &rhs), 0);
 	assert_string_equal(rhs, "root");
 	free(rhs);

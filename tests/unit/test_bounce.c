@@ -19,6 +19,7 @@
 
 #define MTA	"mx.postern.test"
 #define PM	"postmaster@mx.postern.test"
+#define FULL_MAX	65536	/* bounce_full_max_size default */
 
 static const char ORIG[] =
     "From: Alice <alice@example.org>\r\n"
@@ -331,7 +332,7 @@ build_case(size_t ci, struct qnew *dsn, struct bounce_storage **st, int *rc)
 		br[i].retry_until = m.arrival + 5 * 86400;
 	}
 	*rc = bounce_build(MTA, PM, cases[ci].kind, &m, ORIG, strlen(ORIG),
-	    br, cases[ci].n, dsn, st);
+	    FULL_MAX, br, cases[ci].n, dsn, st);
 	assert_int_equal(*rc, cases[ci].want_rc);
 	assert_int_equal(bounce_suppressed(cases[ci].kind, &m, br,
 	    cases[ci].n, PM) != NULL, cases[ci].want_rc);
@@ -383,7 +384,8 @@ build_one(enum bounce_kind kind, uint32_t flags, const char *orcpt,
 	br.remote_mta = remote;
 	br.last_attempt = 1700000100;
 	br.retry_until = 1700432000;
-	return bounce_build(MTA, PM, kind, &m, orig, olen, &br, 1, dsn, st);
+	return bounce_build(MTA, PM, kind, &m, orig, olen, FULL_MAX, &br, 1,
+	    dsn, st);
 }
 
 static char *
@@ -558,6 +560,88 @@ test_eightbit_and_boundary(void **state)
 	bounce_free(st);
 }
 
+static void
+test_return(void **state)
+{
+	static const struct {
+		const char		*what;
+		enum bounce_kind	 kind;
+		uint32_t		 flags;
+		size_t			 len;
+		long long		 max;
+		enum bounce_return	 want;
+	} cases[] = {
+		{ "no RET", BOUNCE_FAILED, 0, 10, 100, BOUNCE_RETURN_HEADERS },
+		{ "RET=HDRS", BOUNCE_FAILED, QMSG_RET_HDRS, 10, 100,
+		    BOUNCE_RETURN_HEADERS },
+		{ "small untrusted", BOUNCE_FAILED, QMSG_RET_FULL, 10, 100,
+		    BOUNCE_RETURN_FULL },
+		{ "at the limit", BOUNCE_FAILED, QMSG_RET_FULL, 100, 100,
+		    BOUNCE_RETURN_FULL },
+		{ "one over", BOUNCE_FAILED, QMSG_RET_FULL, 101, 100,
+		    BOUNCE_RETURN_HEADERS_SIZE },
+		{ "limit 0", BOUNCE_FAILED, QMSG_RET_FULL, 1, 0,
+		    BOUNCE_RETURN_HEADERS_SIZE },
+		{ "large trusted", BOUNCE_FAILED, QMSG_RET_FULL | QMSG_TRUSTED,
+		    1 << 20, 100, BOUNCE_RETURN_FULL },
+		{ "trusted, no RET", BOUNCE_FAILED, QMSG_TRUSTED, 10, 100,
+		    BOUNCE_RETURN_HEADERS },
+		/* RFC 3461 §4.3: delays return headers whatever RET says. */
+		{ "delay", BOUNCE_DELAYED, QMSG_RET_FULL | QMSG_TRUSTED, 10,
+		    100, BOUNCE_RETURN_HEADERS },
+		{ "success", BOUNCE_SUCCESS, QMSG_RET_FULL, 10, 100,
+		    BOUNCE_RETURN_HEADERS },
+		{ "negative limit", BOUNCE_FAILED, QMSG_RET_FULL, 0, -1,
+		    BOUNCE_RETURN_HEADERS_SIZE },
+	};
+	struct qmsg	 m;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&m, 0, sizeof(m));
+		m.flags = cases[i].flags;
+		if (bounce_return(cases[i].kind, &m, cases[i].len,
+		    cases[i].max) != cases[i].want)
+			fail_msg("%s", cases[i].what);
+	}
+}
+
+/* Above the limit: headers only, said in the text and the part. */
+static void
+test_large_untrusted_headers_only(void **state)
+{
+	struct qnew		 dsn;
+	struct bounce_storage	*st;
+	struct buf		 o;
+	size_t			 i;
+
+	(void)state;
+	buf_init(&o);
+	buf_appendstr(&o, "Subject: big\r\n\r\n");
+	for (i = 0; i < FULL_MAX / 64 + 1; i++)
+		buf_appendstr(&o, "0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef012345678901ZZ\r\n");
+	assert_int_equal(build_one(BOUNCE_FAILED, QMSG_RET_FULL, NULL, "550 x",
+	    NULL, o.data, o.len, &dsn, &st), 0);
+	check_lines(dsn.body, dsn.bodylen);
+	assert_non_null(strstr(dsn.body, "\r\nSubject: big\r\n"));
+	assert_null(strstr(dsn.body, "01ZZ"));
+	assert_null(strstr(dsn.body, "message/rfc822"));
+	assert_non_null(strstr(dsn.body, "Content-Type: text/rfc822-headers"));
+	assert_non_null(strstr(dsn.body, "too large to return"));
+	assert_non_null(strstr(dsn.body, "only its\r\nheaders are returned"));
+	bounce_free(st);
+	/* The same from a trusted client: all of it. */
+	assert_int_equal(build_one(BOUNCE_FAILED, QMSG_RET_FULL | QMSG_TRUSTED,
+	    NULL, "550 x", NULL, o.data, o.len, &dsn, &st), 0);
+	assert_non_null(strstr(dsn.body, "01ZZ"));
+	assert_non_null(strstr(dsn.body, "message/rfc822"));
+	assert_null(strstr(dsn.body, "headers are returned"));
+	bounce_free(st);
+	buf_free(&o);
+}
+
 int
 main(void)
 {
@@ -567,6 +651,8 @@ main(void)
 		cmocka_unit_test(test_long_original_lines),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_eightbit_and_boundary),
+		cmocka_unit_test(test_return),
+		cmocka_unit_test(test_large_untrusted_headers_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,9 @@ test_defaults(void **state)
 	assert_int_equal(c.max_queue_lifetime, 5 * 86400);
 	assert_int_equal(c.delay_warning_time, 4 * 3600);
 	assert_int_equal(c.resolver, RESOLVER_SYSTEM);
+	assert_int_equal(c.local_recipient_check, 1);
+	assert_string_equal(c.local_catchall, "");
+	assert_int_equal(c.bounce_full_max_size, 65536);
 	assert_non_null(c.hostname);
 	assert_null(config_validate(&c));
 	config_free(&c);
@@ -74,6 +77,9 @@ test_load(void **state)
 	    "resolver_option = local-zone: \"test.\" nodefault\n"
 	    "retry_min = 30s   # inline comment\n"
 	    "max_message_size = 10M\n"
+	    "local_recipient_check = no\n"
+	    "local_catchall = catchall\n"
+	    "bounce_full_max_size = 1M\n"
 	    "spool_dir = \"/var/spool/x\"\n");
 	config_defaults(&c);
 	assert_int_equal(config_load(&c, path, err, sizeof(err)), 0);
@@ -91,6 +97,9 @@ test_load(void **state)
 	assert_int_equal(c.retry_min, 30);
 	assert_int_equal(c.max_message_size, 10485760);
 	assert_string_equal(c.spool_dir, "/var/spool/x");
+	assert_int_equal(c.local_recipient_check, 0);
+	assert_string_equal(c.local_catchall, "catchall");
+	assert_int_equal(c.bounce_full_max_size, 1048576);
 	config_free(&c);
 	(void)unlink(path);
 }
@@ -117,6 +126,10 @@ test_errors(void **state)
 	    "needs resolver_trust_anchor");
 	load_err("retry_min = 2h\nretry_max = 1h\n", "retry_min is larger");
 	load_err("tls_cert = /x.pem\n", "tls_cert and tls_key go together");
+	load_err("local_catchall = jane@example.org\n", "local_catchall must be");
+	load_err("local_catchall = |/bin/sh\n", "local_catchall must be");
+	load_err("local_catchall = a, b\n", "local_catchall must be");
+	load_err("bounce_full_max_size = -1\n", ":1:");
 }
 
 static void
