@@ -8,6 +8,11 @@ MANDIR?=	$(PREFIX)/share/man
 SYSCONFDIR?=	$(PREFIX)/etc/postern
 SPOOLDIR?=	/var/spool/postern
 DBDIR?=		/var/db/postern
+# aliases(5) where the system keeps it: /etc/mail/aliases on FreeBSD.
+OS!=		uname -s
+ALIASES_FreeBSD=	/etc/mail/aliases
+ALIASES_Linux=	/etc/aliases
+ALIASES?=	$(ALIASES_$(OS))
 CC?=		cc
 CFLAGS?=	-O2 -g
 PYTHON?=	/usr/bin/python3
@@ -26,6 +31,7 @@ CMOCKA_LIBS!=	pkg-config --libs cmocka 2>/dev/null || echo -lcmocka
 PROJECT_CFLAGS=	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
 		-DPOSTERN_CONF_DEFAULT=\"$(SYSCONFDIR)/postern.conf\" \
 		-DPOSTERN_SPOOL_DEFAULT=\"$(SPOOLDIR)\" \
+		-DPOSTERN_ALIASES_DEFAULT=\"$(ALIASES)\" \
 		$(DB_CFLAGS) $(SSL_CFLAGS) $(UB_CFLAGS)
 ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
 LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
@@ -38,7 +44,7 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
-MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
@@ -81,7 +87,7 @@ mta/main.o $(OBJS): $(HDRS)
 # sendmail, mailq and newaliases look where postern.conf was put.
 mta/main.o mta/config.o mta/sendmail.o: .build-paths
 .build-paths: FORCE
-	@echo "$(SYSCONFDIR) $(SPOOLDIR)" > .build-paths.new; \
+	@echo "$(SYSCONFDIR) $(SPOOLDIR) $(ALIASES)" > .build-paths.new; \
 	if cmp -s .build-paths.new .build-paths; then rm -f .build-paths.new; \
 	else mv .build-paths.new .build-paths; fi
 FORCE:

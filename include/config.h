@@ -163,5 +163,17 @@ int	strlist_contains_domain(const struct strlist *, const char *domain);
 #ifndef POSTERN_CONF_DEFAULT
 #define POSTERN_CONF_DEFAULT	"/usr/local/etc/postern/postern.conf"
 #endif
+/* Where the system keeps aliases(5): /etc/aliases on Debian,
+ * /etc/mail/aliases on FreeBSD (set by the Makefile). */
+#ifndef POSTERN_ALIASES_DEFAULT
+#define POSTERN_ALIASES_DEFAULT	"/etc/mail/aliases"
+#endif
+
+/* The default hostname: the first line of mailname (Debian's
+ * /etc/mailname) when it names a domain, else the host name when it is
+ * fully qualified, else its canonical name when that is, else the host
+ * name; NULL arguments are absent.  Never NULL when host is not. */
+const char	*config_pick_hostname(const char *mailname, const char *host,
+		    const char *canon);
 
 #endif

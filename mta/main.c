@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
 #include "control.h"
 #include "dns.h"
@@ -60,6 +61,12 @@ dns_start_checks(const struct config *conf)
 	else
 		log_info("resolver check: the root DNSKEY validates");
 	_exit(0);
+}
+
+static void
+warn_stderr(const char *msg)
+{
+	fprintf(stderr, "postern: warning: %s\n", msg);
 }
 
 static void
@@ -153,8 +160,9 @@ main(int argc, char *argv[])
 		config_free(&conf);
 		return EX_CONFIG;
 	}
-	if (check && privsep_spool_check(conf.spool_dir, conf.user, err,
-	    sizeof(err)) == -1) {
+	/* The same checks before the daemon starts as at postern -n. */
+	if ((check || argc == 0) && check_config(&conf, err, sizeof(err),
+	    check ? warn_stderr : NULL) == -1) {
 		fprintf(stderr, "postern: %s: %s\n", conf.path, err);
 		config_free(&conf);
 		return EX_CONFIG;

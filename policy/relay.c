@@ -111,7 +111,7 @@ relay_client_trusted(const struct config *conf, const struct sockaddr *sa)
 	size_t		 i;
 
 	for (i = 0; i < conf->trusted_networks.n; i++) {
-		/* config_validate() rejects bad entries; skip any here. */
+		/* postern -n and start refuse bad entries (check.c). */
 		if (netmask_parse(conf->trusted_networks.v[i], &m) != NULL)
 			continue;
 		if (netmask_match(&m, sa))

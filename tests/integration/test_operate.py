@@ -75,3 +75,99 @@ def test_spool_dir_made_or_adopted(tmp_path, postern_bin, daemon_user):
             assert rc == EX_CONFIG and "not a directory" in out, out
         else:
             assert rc == 0, (name, out)
+
+
+def _in_etc_copy(script):
+    """sh SCRIPT in a private mount namespace over a copy of /etc."""
+    pre = ("etc=$(mktemp -d /tmp/postern-etc.XXXXXX)\n"
+           "cp -a /etc/. \"$etc\"/\n"
+           "mount --bind \"$etc\" /etc\n")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-ec", pre + script], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_system_defaults(tmp_path, postern_bin, daemon_user):
+    """Debian: the hostname is /etc/mailname's when it names a domain, the
+    aliases file is /etc/aliases (FreeBSD: /etc/mail/aliases)."""
+    conf = _conf(tmp_path, ["user ="])
+    rc, out = _in_etc_copy("echo mail.postern-test.example > /etc/mailname\n"
+                           "%s -n -v -c %s\n" % (postern_bin, conf))
+    assert rc == 0, out
+    assert "hostname = mail.postern-test.example\n" in out, out
+    want = "/etc/mail/aliases" if os.uname().sysname == "FreeBSD" \
+        else "/etc/aliases"
+    assert "aliases = %s\n" % want in out, out
+
+
+def test_check_names_missing_user(tmp_path, postern_bin):
+    conf = _conf(tmp_path, ["user = postern-no-such-user",
+                            "spool_dir = %s" % (tmp_path / "spool")])
+    rc, out = _run(postern_bin, "-n", "-c", conf)
+    assert rc == EX_CONFIG and "unknown user postern-no-such-user" in out, out
+
+
+# -- postern -n on each broken input ---------------------------------------
+
+def _broken_inputs(tmp_path):
+    import peers
+    c1, k1 = peers.make_cert(str(tmp_path / "c1"), "one.test")
+    c2, k2 = peers.make_cert(str(tmp_path / "c2"), "two.test")
+    tls = tmp_path / "tls_policy"
+    tls.write_text("example.org verify\nexample.net maybe-later\n")
+    transport = tmp_path / "transport"
+    transport.write_text("example.org [10.1.2.3]:25\nexample.net [oops\n")
+    limits = tmp_path / "limits"
+    limits.write_text("example.org speed=fast\n")
+    auth = tmp_path / "auth"
+    auth.write_text("[smtp.example.net]:587 alice s3cret\n")
+    os.chmod(str(auth), 0o644)
+    return [
+        (["trusted_networks = 127.0.0.0/8, 10.0.0.0/33"],
+         'trusted_networks: "10.0.0.0/33"'),
+        (["trusted_networks = 192.0.2.1, not-an-address"],
+         'trusted_networks: "not-an-address"'),
+        (["relayhost = [smtp.example.net"], "relayhost [smtp.example.net"),
+        (["tls_policy_file = %s" % tls], "tls_policy_file: %s:2" % tls),
+        (["tls_policy_file = %s" % (tmp_path / "none")],
+         "tls_policy_file: %s" % (tmp_path / "none")),
+        (["transport_table = %s" % transport],
+         "transport_table: %s:2" % transport),
+        (["destination_limits = %s" % limits],
+         "destination_limits: %s:1" % limits),
+        (["relayhost = [smtp.example.net]:587",
+          "relayhost_auth_file = %s" % auth], "readable by others"),
+        (["tls_cert = %s" % c1, "tls_key = %s" % k2], "key values mismatch"),
+        (["tls_cert = %s" % c1, "tls_key = %s" % (tmp_path / "nokey")],
+         "tls_key %s" % (tmp_path / "nokey")),
+        (["max_children = 0"], "max_children: out of range: 1 to"),
+    ], (c1, k1)
+
+
+def test_check_refuses_each_broken_input(tmp_path, postern_bin):
+    cases, (c1, k1) = _broken_inputs(tmp_path)
+    base = ["user =", "spool_dir = %s" % (tmp_path / "spool")]
+    for lines, want in cases:
+        conf = _conf(tmp_path, base + lines)
+        rc, out = _run(postern_bin, "-n", "-c", conf)
+        assert rc == EX_CONFIG and want in out, (lines, rc, out)
+    # The good pair passes, and so does the rest without the broken line.
+    conf = _conf(tmp_path, base + ["tls_cert = %s" % c1, "tls_key = %s" % k1,
+                                   "trusted_networks = 127.0.0.0/8, ::1, "
+                                   "192.0.2.0/24"])
+    rc, out = _run(postern_bin, "-n", "-c", conf)
+    assert rc == 0, out
+
+
+def test_start_refuses_what_check_refuses(tmp_path, postern_bin, block):
+    """The daemon runs the same checks before it starts: a broken table
+    stops it with the message, not a runner that restarts every second."""
+    transport = tmp_path / "transport"
+    transport.write_text("example.net [oops\n")
+    conf = _conf(tmp_path, ["user =", "spool_dir = %s" % (tmp_path / "spool"),
+                            "listen = %s:2525" % block.postern,
+                            "pidfile = %s" % (tmp_path / "pid"),
+                            "transport_table = %s" % transport])
+    rc, out = _run(postern_bin, "-d", "-c", conf)
+    assert rc == EX_CONFIG and "transport_table: %s:1" % transport in out, out

@@ -133,6 +133,36 @@ test_errors(void **state)
 }
 
 static void
+test_pick_hostname(void **state)
+{
+	static const struct {
+		const char	*mailname, *host, *canon, *want;
+	} cases[] = {
+		{ "mail.example.org", "vm", NULL, "mail.example.org" },
+		{ "mail.example.org", "vm.example.net", NULL,
+		    "mail.example.org" },
+		{ NULL, "vm.example.net", "x.example.com", "vm.example.net" },
+		{ "", "vm", "vm.example.net", "vm.example.net" },
+		{ "not a name", "vm", "vm.lan.example", "vm.lan.example" },
+		{ "localhost", "vm", NULL, "vm" },	/* no dot: not a domain */
+		{ "mail.example.org.", "vm", NULL, "vm" },
+		{ NULL, "vm", "vm", "vm" },		/* nothing better */
+		{ NULL, "vm", NULL, "vm" },
+		{ NULL, "", NULL, "" },
+	};
+	const char	*got;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = config_pick_hostname(cases[i].mailname, cases[i].host,
+		    cases[i].canon);
+		if (got == NULL || strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: %s", i, got ? got : "NULL");
+	}
+}
+
+static void
 test_dev(void **state)
 {
 	struct config	 c;
@@ -155,6 +185,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_dev),
+		cmocka_unit_test(test_pick_hostname),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
