@@ -9,6 +9,10 @@
 
 struct config;
 
+/* In spool_dir while a table does not load: the reason, one line, for
+ * postern status.  Absent when every table is in force. */
+#define RUNNER_STATUS	"runner.status"
+
 _Noreturn void	runner_main(const struct config *, int wake_fd);
 
 #endif

@@ -1,6 +1,7 @@
 /* Queue listing and management commands. */
 #include <errno.h>
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "privsep.h"
 #include "queue.h"
+#include "runner.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -236,6 +238,23 @@ daemon_pid(const struct config *conf)
 	return (long)pid;
 }
 
+/* What the runner left in RUNNER_STATUS: a table that does not load. */
+static void
+print_runner_status(const struct config *conf)
+{
+	char	 path[PATH_MAX], line[1024];
+	FILE	*f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", conf->spool_dir,
+	    RUNNER_STATUS) >= sizeof(path) || (f = fopen(path, "r")) == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		printf("tables: %s\n", line);
+	}
+	(void)fclose(f);
+}
+
 static int
 cmd_status(const struct config *conf, struct queue *q)
 {
@@ -255,6 +274,7 @@ cmd_status(const struct config *conf, struct queue *q)
 		return EX_IOERR;
 	}
 	printf("dnssec: %s\n", dns_anchor_describe(conf, line, sizeof(line)));
+	print_runner_status(conf);
 	printf("queue: %zu message%s, %zu recipient%s: %zu queued, "
 	    "%zu deferred, %zu held\n", c.msgs, c.msgs == 1 ? "" : "s",
 	    c.rcpts, c.rcpts == 1 ? "" : "s", c.state[QRCPT_QUEUED],

@@ -22,10 +22,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sysexits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +49,8 @@
 #define RUNNER_DUE_MAX		10000	/* schedule entries read per pass */
 #define RUNNER_BUCKETS		1024	/* in-flight hash, power of two */
 #define RUNNER_CHECKPOINT	60	/* seconds between checkpoints */
+#define RUNNER_TABLE_RETRY	60	/* seconds between loads of a broken
+					 * table */
 #define RUNNER_BUSY_WAIT	2	/* seconds between passes while the due
 					 * work is in flight or throttled */
 #define RUNNER_HOLD_MAX		60	/* pause after a failed worker */
@@ -109,6 +113,10 @@ struct runner {
 	struct dtable		 limits;	/* destination_limits */
 	struct dstate		*dests;
 	int64_t			 throttle_next;	/* earliest throttle end */
+	int			 tables_ok;	/* loaded once: in force */
+	int			 tables_bad;	/* the last load failed */
+	int64_t			 tables_retry;
+	char			 tables_why[512];
 };
 
 /* One due recipient, as a pass collects it. */
@@ -979,25 +987,52 @@ drain_wake(struct runner *r)
 }
 
 /*
- * The local TLS policy table: read at start and on SIGHUP.  A bad file
- * keeps the table in force (a typo must not downgrade a destination);
- * at start there is none to keep, so the runner stops and mail waits.
+ * The tables (tls_policy_file, transport_table, destination_limits): read
+ * at start, on SIGHUP, and every RUNNER_TABLE_RETRY seconds while one is
+ * broken.  A bad file keeps the table in force (a typo must not downgrade
+ * a destination); when there is none to keep (a runner started on a
+ * broken file) no delivery starts until it loads: the mail waits, the
+ * runner does not restart, and spool_dir/RUNNER_STATUS says why for
+ * postern status.
  */
 static void
-runner_tls_table(struct runner *r, int start)
+runner_status(struct runner *r, const char *why)
 {
-	char	 err[512];
+	char	 path[PATH_MAX], tmp[PATH_MAX];
+	FILE	*f;
 
-	if (tls_table_load(&r->tls_table, r->conf->tls_policy_file, err,
-	    sizeof(err)) == 0) {
-		if (!start)
-			log_info("runner: tls_policy_file reloaded, %zu "
-			    "entries", r->tls_table.n);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", r->conf->spool_dir,
+	    RUNNER_STATUS) >= sizeof(path) || (size_t)snprintf(tmp,
+	    sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return;
+	if (why == NULL) {
+		(void)unlink(path);
 		return;
 	}
-	if (start)
-		fatalx("runner: %s", err);
-	log_warnx("runner: %s; keeping the previous TLS policy table", err);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		log_warn("runner: %s", tmp);
+		return;
+	}
+	(void)fprintf(f, "%s\n", why);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		log_warn("runner: %s", path);
+}
+
+static int
+runner_tls_table(struct runner *r, char *err, size_t errlen)
+{
+	struct tls_table	 nt;
+	char			 e[512];
+
+	memset(&nt, 0, sizeof(nt));
+	if (tls_table_load(&nt, r->conf->tls_policy_file, e, sizeof(e)) ==
+	    -1) {
+		(void)snprintf(err, errlen, "%s", e);
+		return -1;
+	}
+	tls_table_free(&r->tls_table);
+	r->tls_table = nt;
+	return 0;
 }
 
 static const char *
@@ -1020,36 +1055,73 @@ check_limits(const char *v, void *arg)
 	return throttle_parse_limits(v, &lim);
 }
 
-/* transport_table and destination_limits, like the TLS policy table: a
- * bad file at start stops the runner, on SIGHUP it keeps the old one. */
-static void
+static int
 runner_dtable(struct dtable *t, const char *path, dtable_check check,
-    const char *what, int start)
+    const char *what, char *err, size_t errlen)
 {
 	struct dtable	 nt;
-	char		 err[512];
+	char		 e[400];
 
-	if (dtable_load(&nt, path, check, NULL, err, sizeof(err)) == -1) {
-		if (start)
-			fatalx("runner: %s: %s", what, err);
-		log_warnx("runner: %s: %s; keeping the previous table", what,
-		    err);
-		return;
+	if (dtable_load(&nt, path, check, NULL, e, sizeof(e)) == -1) {
+		(void)snprintf(err, errlen, "%s: %s", what, e);
+		return -1;
 	}
 	dtable_free(t);
 	*t = nt;
-	if (!start && *path != '\0')
-		log_info("runner: %s reloaded, %zu entries", what, t->n);
+	return 0;
+}
+
+/* Loads every table; on a failure the others still load, and the first
+ * reason is kept.  What failed keeps its previous contents. */
+static int
+runner_load_tables(struct runner *r, char *err, size_t errlen)
+{
+	char	 e[512];
+	int	 bad = 0;
+
+	err[0] = '\0';
+	if (runner_tls_table(r, e, sizeof(e)) == -1 && !bad++)
+		(void)snprintf(err, errlen, "%s", e);
+	if (runner_dtable(&r->transport, r->conf->transport_table,
+	    check_transport, "transport_table", e, sizeof(e)) == -1 && !bad++)
+		(void)snprintf(err, errlen, "%s", e);
+	if (runner_dtable(&r->limits, r->conf->destination_limits,
+	    check_limits, "destination_limits", e, sizeof(e)) == -1 && !bad++)
+		(void)snprintf(err, errlen, "%s", e);
+	return bad ? -1 : 0;
 }
 
 static void
 runner_tables(struct runner *r, int start)
 {
-	runner_tls_table(r, start);
-	runner_dtable(&r->transport, r->conf->transport_table,
-	    check_transport, "transport_table", start);
-	runner_dtable(&r->limits, r->conf->destination_limits, check_limits,
-	    "destination_limits", start);
+	char	 err[512], line[700];
+	int	 was_bad = r->tables_bad, had = r->tables_ok;
+
+	r->tables_retry = (int64_t)time(NULL) + RUNNER_TABLE_RETRY;
+	if (runner_load_tables(r, err, sizeof(err)) == 0) {
+		r->tables_ok = 1;
+		r->tables_bad = 0;
+		runner_status(r, NULL);
+		if (was_bad)
+			log_info("runner: tables loaded%s", had ? "" :
+			    ", deliveries start");
+		else if (!start)
+			log_info("runner: tables reloaded: tls_policy_file %zu, "
+			    "transport_table %zu, destination_limits %zu "
+			    "entries", r->tls_table.n, r->transport.n,
+			    r->limits.n);
+		return;
+	}
+	r->tables_bad = 1;
+	(void)snprintf(line, sizeof(line), "%s; %s", err, had ?
+	    "the previous tables stay in force" :
+	    "no delivery starts until it loads");
+	/* Once per change, not at every retry. */
+	if (strcmp(err, r->tables_why) != 0) {
+		log_warnx("runner: %s", line);
+		runner_status(r, line);
+		(void)strlcpy(r->tables_why, err, sizeof(r->tables_why));
+	}
 }
 
 static void
@@ -1205,7 +1277,14 @@ runner_main(const struct config *conf, int wake_fd)
 			dstate_prune(&r, now);
 			r.next_checkpoint = now + RUNNER_CHECKPOINT;
 		}
+		if (r.tables_bad && now >= r.tables_retry)
+			runner_tables(&r, 0);
 		paused_until = inflight_unpause(&r, now, 0);
+		if (!r.tables_ok) {
+			sleep_once(&r, r.tables_retry - now > 0 ?
+			    r.tables_retry - now : 1);
+			continue;
+		}
 		run_pass(&r);
 		sleep_once(&r, next_wait(&r, (int64_t)time(NULL),
 		    paused_until));

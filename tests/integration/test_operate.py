@@ -171,3 +171,50 @@ def test_start_refuses_what_check_refuses(tmp_path, postern_bin, block):
                             "transport_table = %s" % transport])
     rc, out = _run(postern_bin, "-d", "-c", conf)
     assert rc == EX_CONFIG and "transport_table: %s:1" % transport in out, out
+
+
+# -- tables that break while postern runs -----------------------------------
+
+def _runner_pid(p):
+    return int(p.grep_log(r"\[(\d+)\]: runner: started")[-1].group(1))
+
+
+def test_broken_table_at_run_time(tmp_path, postern_bin, block):
+    """A table broken while postern runs: on SIGHUP the previous one stays
+    in force; a runner started on it waits instead of restarting every
+    second; postern status says why; a fixed file is picked up."""
+    import signal
+    import time
+    import harness
+    transport = tmp_path / "transport"
+    transport.write_text("example.org [192.0.2.1]:25\n")
+    p = harness.Postern(tmp_path / "d", block.postern, port=2525,
+                        conf={"transport_table": str(transport)},
+                        binary=postern_bin)
+    try:
+        p.start()
+        p.wait_log(r"runner: started")
+        transport.write_text("example.org [192.0.2.1\n")
+        mark = p.mark()
+        os.kill(p.pid, signal.SIGHUP)
+        p.wait_log(r"runner: transport_table: .*:1: .*the previous tables "
+                   r"stay in force", since=mark)
+        rc, out, _ = p.command("status")
+        assert "tables: transport_table: %s:1" % transport in out, out
+        # A runner that starts on the broken file (here: after a crash).
+        mark = p.mark()
+        os.kill(_runner_pid(p), signal.SIGKILL)
+        p.wait_log(r"no delivery starts until it loads", since=mark)
+        time.sleep(3)
+        assert len(p.grep_log(r"runner: started", since=mark)) == 1
+        assert len(p.grep_log(r"transport_table", since=mark)) == 1
+        rc, out, _ = p.command("status")
+        assert "no delivery starts until it loads" in out, out
+        transport.write_text("example.org [192.0.2.2]:25\n")
+        mark = p.mark()
+        os.kill(p.pid, signal.SIGHUP)
+        p.wait_log(r"runner: tables loaded, deliveries start", since=mark)
+        rc, out, _ = p.command("status")
+        assert "tables:" not in out, out
+    finally:
+        p.stop()
