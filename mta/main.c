@@ -11,11 +11,14 @@
 
 #include "config.h"
 #include "control.h"
+#include "deliver.h"
 #include "dns.h"
+#include "dtable.h"
 #include "log.h"
 #include "master.h"
 #include "sendmail.h"
 #include "policy_cmd.h"
+#include "tls_table.h"
 
 /* Options end at the command ("policy d --probe"): glibc's getopt would
  * otherwise permute the command's own options in front of it. */
@@ -59,6 +62,37 @@ dev_banner(const struct config *conf)
 	    "  swaks --server 127.0.0.1:2525 --tls --to you@example.org\n"
 	    "and list the queue with:  ./postern -D queue\n\n",
 	    conf->spool_dir);
+}
+
+/*
+ * postern -n: the tables the runner reads at start, and the warning for a
+ * next hop with credentials that the tls_policy_file leaves
+ * unauthenticated (deliver_cred_warn()).  0 or -1 with the error shown.
+ */
+static int
+check_tables(const struct config *conf)
+{
+	struct tls_table	 t;
+	struct dtable		 transport;
+	char			 err[512];
+
+	memset(&t, 0, sizeof(t));
+	if (tls_table_load(&t, conf->tls_policy_file, err, sizeof(err)) ==
+	    -1) {
+		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	if (dtable_load(&transport, conf->transport_table, NULL, NULL, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "postern: transport_table: %s\n", err);
+		tls_table_free(&t);
+		return -1;
+	}
+	log_init("postern", 1, NULL);
+	(void)deliver_cred_warn(conf, &t, &transport);
+	dtable_free(&transport);
+	tls_table_free(&t);
+	return 0;
 }
 
 int
@@ -121,6 +155,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	if (check) {
+		if (check_tables(&conf) == -1) {
+			config_free(&conf);
+			return EX_CONFIG;
+		}
 		if (verbose)
 			config_dump(&conf);
 		printf("%s: configuration ok\n", conf.path);

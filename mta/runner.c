@@ -1050,6 +1050,7 @@ runner_tables(struct runner *r, int start)
 	    check_transport, "transport_table", start);
 	runner_dtable(&r->limits, r->conf->destination_limits, check_limits,
 	    "destination_limits", start);
+	(void)deliver_cred_warn(r->conf, &r->tls_table, &r->transport);
 }
 
 static void
