@@ -580,6 +580,18 @@ def test_domain_entry_through_transport_verifies_next_hop_name(env):
     assert "level: verify (tls_policy:1)" in out, out
 
 
+def test_domain_entry_match_names_an_ip_literal_next_hop(env):
+    """Through [addr]:25 a certificate names no address; the match= names
+    of the domain's verify entry are what it must carry instead."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    p = env.postern(transport_conf(s, "%s verify match=%s\n"
+                                   % (s.domain, s.mx_name(0)),
+                                   "[%s]:25" % m.host))
+    rcpt = "relayed-match@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "verify")
+
+
 # -- unusable TLSA and MTA-STS enforce ----------------------------------------
 
 UNUSABLE = "ab" * 32     # with usage 1 (PKIX-EE): unusable for SMTP
