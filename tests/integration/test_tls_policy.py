@@ -136,6 +136,18 @@ def deferred(p, qid, rcpt, reason, *peers):
     return line
 
 
+def refused(p, qid, rcpt, reason, peer):
+    """As deferred(), but judged at the peer first: waits for the
+    recipient's outcome whatever it is, then checks that the peer got no
+    message and no MAIL in clear, then the deferral and its reason."""
+    line = p.wait_log(r"%s: to=<%s> .*status=(sent|deferred|bounced)" % (
+        qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT)[0].string
+    assert peer.clear_mail_cmds() == [], "MAIL FROM sent in clear"
+    assert peer.count() == 0, peer.messages
+    assert "status=deferred" in line and re.search(reason, line), line
+    return line
+
+
 # -- DANE (RFC 7672) ------------------------------------------------------
 
 @pytest.mark.parametrize("usage", [3, 2])
@@ -552,7 +564,7 @@ def test_domain_entry_applies_through_transport(env, kind, reason):
     p = env.postern(transport_conf(s, "%s verify\n" % s.domain,
                                    "[%s]:25" % m.host))
     rcpt = "relayed-%s@%s" % (kind, s.domain)
-    deferred(p, send(p, rcpt), rcpt, reason, m)
+    refused(p, send(p, rcpt), rcpt, reason, m)
     assert m.connections > m.base_connections, "the next hop was not tried"
 
 
@@ -634,7 +646,7 @@ def test_unusable_tlsa_keeps_mta_sts_enforce(env, order, kind):
         assert all(msg.tls is not None for msg in m.messages)
         assert m.clear_mail_cmds() == []
     else:
-        deferred(p, qid, rcpt, r"not verified", m)
+        refused(p, qid, rcpt, r"not verified", m)
     assert len(srv.requests) == 1
 
 
