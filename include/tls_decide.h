@@ -80,6 +80,11 @@ void	tls_policy_ctx_init(struct tls_policy_ctx *, const struct config *,
 int	tls_policy_host(struct tls_policy_ctx *, const struct mx_route *,
 	    const struct mx_host *, int port, struct tls_decision *d,
 	    struct outcome *why);
+/* A next hop with credentials: d raised as tls_cred_level() says (why
+ * "relayhost_auth_file", the host's name, protocols= kept).  1 when the
+ * next hop's own entry leaves it unauthenticated (warn), else 0. */
+int	tls_policy_cred(const struct tls_policy_ctx *, const struct mx_host *,
+	    struct tls_decision *d);
 /* The MTA-STS policy (loading it once): 1 have, 0 none, -1 bogus. */
 int	tls_policy_sts(struct tls_policy_ctx *);
 void	tls_policy_ctx_free(struct tls_policy_ctx *);

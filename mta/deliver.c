@@ -268,31 +268,6 @@ any_pending(const struct djob *dj)
 /* ---- TLS decision ------------------------------------------------------ */
 
 /*
- * A next hop that gets our credentials must be authenticated
- * (tls_cred_level()); a weaker level written for that next hop in the
- * tls_policy_file is kept, with a warning at each use.
- */
-static void
-cred_level(struct djob *dj, const struct mx_host *h, struct tls_decision *d)
-{
-	const struct tls_table_entry	*he = dj->tp.hop_entry;
-	enum tls_level			 l;
-	int				 min_proto = d->min_proto;
-
-	l = tls_cred_level(d->level, he != NULL, he ? he->level :
-	    TLS_LEVEL_VERIFY);
-	if (l != d->level) {
-		tls_decision_init(d, l, "relayhost_auth_file", h->name);
-		d->min_proto = min_proto;
-	}
-	if (!tls_auth_required(d->level) && he != NULL)
-		log_warnx("%s: credentials for %s sent to %s without "
-		    "authenticating it: %s:%d says %s", dj->job->dest,
-		    dj->nexthop, h->name, dj->job->tls_table->path,
-		    he->line, tls_level_name(he->level));
-}
-
-/*
  * How to protect the connection to one MX host: the decision order of
  * tls_decide.h (local table -> DANE, RFC 7672 -> MTA-STS enforce, RFC
  * 8461 -> opportunistic).  -1 with o (4.7.x DEFER) when this host must
@@ -311,8 +286,14 @@ tls_decide(struct djob *dj, const struct mx_route *rt,
 	 * client then defers every level that forbids clear text. */
 	if (dj->tls == NULL && d->level == TLS_LEVEL_MAY)
 		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
-	if (dj->have_cred)
-		cred_level(dj, h, d);
+	/* A next hop that gets our credentials must be authenticated; a
+	 * weaker level written for it is kept, with a warning each time. */
+	if (dj->have_cred && tls_policy_cred(&dj->tp, h, d))
+		log_warnx("%s: credentials for %s sent to %s without "
+		    "authenticating it: %s:%d says %s", dj->job->dest,
+		    dj->nexthop, h->name, dj->job->tls_table->path,
+		    dj->tp.hop_entry->line,
+		    tls_level_name(dj->tp.hop_entry->level));
 	log_debug("%s: %s: tls policy %s (%s)", dj->job->dest, h->name,
 	    tls_level_name(d->level), d->why);
 	return 0;

@@ -187,27 +187,6 @@ probe(struct pcmd *p, const struct mx_host *h, const struct tls_decision *d)
 	return ok;
 }
 
-/* As a delivery with credentials does (tls_cred_level()). */
-static void
-cred_level(const struct pcmd *p, const struct mx_host *h,
-    struct tls_decision *d)
-{
-	const struct tls_table_entry	*he = p->tp.hop_entry;
-	enum tls_level			 l;
-	int				 min_proto = d->min_proto;
-
-	l = tls_cred_level(d->level, he != NULL, he ? he->level :
-	    TLS_LEVEL_VERIFY);
-	if (l != d->level) {
-		tls_decision_init(d, l, "relayhost_auth_file", h->name);
-		d->min_proto = min_proto;
-	}
-	if (!tls_auth_required(d->level))
-		printf("    WARNING: credentials would go to %s without "
-		    "authenticating it (tls_policy says %s)\n", h->name,
-		    tls_level_name(d->level));
-}
-
 static void
 show_host(struct pcmd *p, const struct mx_route *rt, const struct mx_host *h)
 {
@@ -225,8 +204,10 @@ show_host(struct pcmd *p, const struct mx_route *rt, const struct mx_host *h)
 	}
 	if (p->tp.dane.base[0] != '\0' && tls_policy_wants_dane(p->tp.entry))
 		show_tlsa(&p->tp.dane, port);
-	if (p->cred)
-		cred_level(p, h, &d);
+	if (p->cred && tls_policy_cred(&p->tp, h, &d))
+		printf("    WARNING: credentials would go to %s without "
+		    "authenticating it (tls_policy says %s)\n", h->name,
+		    tls_level_name(d.level));
 	show_decision(&d);
 	if (!p->probe)
 		p->allowed++;

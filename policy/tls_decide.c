@@ -296,6 +296,23 @@ tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
 	return 0;
 }
 
+int
+tls_policy_cred(const struct tls_policy_ctx *c, const struct mx_host *h,
+    struct tls_decision *d)
+{
+	const struct tls_table_entry	*he = c->hop_entry;
+	enum tls_level			 l;
+	int				 min_proto = d->min_proto;
+
+	l = tls_cred_level(d->level, he != NULL, he ? he->level :
+	    TLS_LEVEL_VERIFY);
+	if (l != d->level) {
+		tls_decision_init(d, l, "relayhost_auth_file", h->name);
+		d->min_proto = min_proto;
+	}
+	return !tls_auth_required(d->level) && he != NULL;
+}
+
 void
 tls_policy_ctx_free(struct tls_policy_ctx *c)
 {

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/ssl.h>
+
 #include "compat.h"
 #include "config.h"
 #include "tls_decide.h"
@@ -274,10 +276,29 @@ test_ctx_relayed(void **state)
 	assert_true(c.use_sts);
 	tls_policy_ctx_free(&c);
 
-	/* A next hop without an entry for the domain: the hop's alone. */
+	/* A next hop without an entry for the domain: the hop's alone.  With
+	 * credentials its own "encrypt" is kept, and said (warn). */
 	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "10.1.2.3");
 	assert_null(c.dest_entry);
 	assert_int_equal(c.entry->level, TLS_LEVEL_ENCRYPT);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	d.min_proto = TLS1_3_VERSION;
+	assert_int_equal(tls_policy_cred(&c, &h, &d), 1);
+	assert_int_equal(d.level, TLS_LEVEL_ENCRYPT);
+	tls_policy_ctx_free(&c);
+
+	/* No entry for the next hop: credentials need verify of its name. */
+	(void)strlcpy(h.name, "relay.test", sizeof(h.name));
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "relay.test");
+	assert_null(c.entry);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	assert_int_equal(d.level, TLS_LEVEL_MAY);
+	d.min_proto = TLS1_3_VERSION;
+	assert_int_equal(tls_policy_cred(&c, &h, &d), 0);
+	assert_int_equal(d.level, TLS_LEVEL_VERIFY);
+	assert_string_equal(d.why, "relayhost_auth_file");
+	assert_string_equal(d.sni, "relay.test");
+	assert_int_equal(d.min_proto, TLS1_3_VERSION);
 	tls_policy_ctx_free(&c);
 	config_free(&conf);
 }
