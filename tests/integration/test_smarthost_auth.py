@@ -328,6 +328,14 @@ def test_weaker_level_for_the_smarthost_is_warned(env):
     p.wait_log(r"%s: to=<e@far\.example> .*auth=untrusted .*status=sent"
                % qid, timeout=WAIT)
     assert_no_password_in_log(p)
+    # postern policy shows the relay's entry and the same warning.
+    rc, out, err = p.command("policy", "far.example")
+    assert rc == 0, out + err
+    assert re.search(r"tls_policy \(next hop\): \S+:2: %s encrypt"
+                     % re.escape(name), out), out
+    assert "credentials: relayhost_auth_file line 2" in out, out
+    assert "level: encrypt (tls_policy:2)" in out, out
+    assert "WARNING: credentials would go to %s without" % name in out, out
 
 
 def test_recipient_domain_entry_does_not_weaken_smarthost(env):
