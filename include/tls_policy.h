@@ -6,7 +6,8 @@
  * with the rule it implements, unit-tested case by case.
  * Invariant: a decision says TLS_LEVEL_DANE only when it carries at least
  * one usable TLSA record (RFC 7672 §2.2); otherwise the decider makes it
- * TLS_LEVEL_ENCRYPT (DNSSEC-secure zone, no usable TLSA) or MAY.
+ * TLS_LEVEL_ENCRYPT (DNSSEC-secure zone, no usable TLSA; MTA_STS instead
+ * when the domain enforces an MTA-STS policy) or MAY.
  */
 #ifndef POSTERN_TLS_POLICY_H
 #define POSTERN_TLS_POLICY_H
