@@ -63,4 +63,11 @@ int	deliver_forget_down(struct queue *);
 const char *deliver_parse_relayhost(const char *, char *host, size_t hostlen,
 	    int *port);
 
+/* A warning for every next hop (relayhost, transport_table values) that
+ * has credentials in relayhost_auth_file and a tls_policy_file entry of
+ * its own below verify (tls_cred_level()): its password would go to a
+ * host that is not authenticated.  The number of warnings. */
+int	deliver_cred_warn(const struct config *, const struct tls_table *,
+	    const struct dtable *transport);
+
 #endif

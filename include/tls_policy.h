@@ -6,7 +6,8 @@
  * with the rule it implements, unit-tested case by case.
  * Invariant: a decision says TLS_LEVEL_DANE only when it carries at least
  * one usable TLSA record (RFC 7672 §2.2); otherwise the decider makes it
- * TLS_LEVEL_ENCRYPT (DNSSEC-secure zone, no usable TLSA) or MAY.
+ * TLS_LEVEL_ENCRYPT (DNSSEC-secure zone, no usable TLSA; MTA_STS instead
+ * when the domain enforces an MTA-STS policy) or MAY.
  */
 #ifndef POSTERN_TLS_POLICY_H
 #define POSTERN_TLS_POLICY_H
@@ -66,5 +67,24 @@ int	tls_plaintext_fallback_ok(enum tls_level);
 int	tls_starttls_wanted(enum tls_level);
 /* Whether the peer certificate must be authenticated. */
 int	tls_auth_required(enum tls_level);
+
+/*
+ * Strength order: none < may < encrypt < verify = dane = mta-sts (the
+ * three authenticate the host, each its own way); an unknown level
+ * ranks above all, so it is never taken for a weaker one.
+ */
+int	tls_level_rank(enum tls_level);
+/* The stronger of the recipient domain's level and the next hop's; on
+ * equal rank the next hop's (it says how that very host is checked). */
+enum tls_level	tls_level_stricter(enum tls_level dest, enum tls_level hop);
+/*
+ * The level for a next hop postern sends AUTH credentials to (RFC 4954
+ * §4, RFC 8314 §3): the decided level when it authenticates the host,
+ * else verify.  Only a tls_policy_file entry for that next hop itself
+ * (hop_entry, with hop_level below verify) keeps a weaker level, and
+ * never below encrypt: credentials are never sent in clear.
+ */
+enum tls_level	tls_cred_level(enum tls_level decided, int hop_entry,
+		    enum tls_level hop_level);
 
 #endif

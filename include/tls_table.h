@@ -40,6 +40,24 @@ int		 tls_table_load(struct tls_table *t, const char *path,
 /* The most specific entry for domain, or NULL. */
 const struct tls_table_entry *tls_table_lookup(const struct tls_table *,
 		    const char *domain);
+/*
+ * Pure: the entry that applies to a delivery to the recipient domain's
+ * entry dest through the next hop's entry hop (either may be NULL; NULL
+ * when both are).  relayed: the next hop is a relayhost or transport
+ * entry, not the domain's own MX hosts.  The level is
+ * tls_level_stricter() of the two; a dest "mta-sts" through a relay is
+ * "verify" of the relay's name (an MTA-STS policy lists MX hosts, and a
+ * relay is none of them, RFC 8461 §4.1).  When the result is "verify"
+ * the names a certificate may carry are the next hop's host name plus
+ * the match= names of every "verify" entry of the two (names beyond
+ * TLS_MAX_MATCH are dropped: fewer names, never a weaker check).
+ * protocols= is the higher of the two; sts=off and dane=off hold only
+ * when both entries say so.  line and domain: the deciding entry's.
+ */
+const struct tls_table_entry *tls_entry_stricter(
+		    const struct tls_table_entry *dest,
+		    const struct tls_table_entry *hop, int relayed,
+		    struct tls_table_entry *out);
 void		 tls_table_free(struct tls_table *);
 /* "TLSv1.2", "TLSv1.3" for a min_proto value. */
 const char	*tls_table_proto_name(int);

@@ -57,8 +57,10 @@ check_limits(const char *v, void *arg)
 	return throttle_parse_limits(v, &lim);
 }
 
+/* warn: also the warning for credentials sent to a next hop its table
+ * entry does not authenticate (deliver_cred_warn()). */
 static int
-check_tables(const struct config *conf, char *err, size_t errlen)
+check_tables(const struct config *conf, char *err, size_t errlen, int warn)
 {
 	struct tls_table	 tt;
 	struct dtable		 t;
@@ -69,12 +71,15 @@ check_tables(const struct config *conf, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "tls_policy_file: %s", e);
 		return -1;
 	}
-	tls_table_free(&tt);
 	if (dtable_load(&t, conf->transport_table, check_transport, NULL, e,
 	    sizeof(e)) == -1) {
 		(void)snprintf(err, errlen, "transport_table: %s", e);
+		tls_table_free(&tt);
 		return -1;
 	}
+	if (warn)
+		(void)deliver_cred_warn(conf, &tt, &t);
+	tls_table_free(&tt);
 	dtable_free(&t);
 	if (dtable_load(&t, conf->destination_limits, check_limits, NULL, e,
 	    sizeof(e)) == -1) {
@@ -147,7 +152,7 @@ check_config(const struct config *conf, char *err, size_t errlen,
 		return -1;
 	}
 	if (check_relayhost(conf, err, errlen) == -1 ||
-	    check_tables(conf, err, errlen) == -1 ||
+	    check_tables(conf, err, errlen, warn != NULL) == -1 ||
 	    check_cert(conf, err, errlen) == -1)
 		return -1;
 	if (warn != NULL && getgrnam(conf->maildrop_group) == NULL) {

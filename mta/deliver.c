@@ -286,11 +286,14 @@ tls_decide(struct djob *dj, const struct mx_route *rt,
 	 * client then defers every level that forbids clear text. */
 	if (dj->tls == NULL && d->level == TLS_LEVEL_MAY)
 		tls_decision_init(d, TLS_LEVEL_NONE, "no TLS context", h->name);
-	/* RFC 4954 §4, RFC 8314 §3: credentials only ever go over TLS, so
-	 * a next hop we authenticate to needs at least encrypt. */
-	if (dj->have_cred && d->level < TLS_LEVEL_ENCRYPT)
-		tls_decision_init(d, TLS_LEVEL_ENCRYPT, "relayhost_auth_file",
-		    h->name);
+	/* A next hop that gets our credentials must be authenticated; a
+	 * weaker level written for it is kept, with a warning each time. */
+	if (dj->have_cred && tls_policy_cred(&dj->tp, h, d))
+		log_warnx("%s: credentials for %s sent to %s without "
+		    "authenticating it: %s:%d says %s", dj->job->dest,
+		    dj->nexthop, h->name, dj->job->tls_table->path,
+		    dj->tp.hop_entry->line,
+		    tls_level_name(dj->tp.hop_entry->level));
 	log_debug("%s: %s: tls policy %s (%s)", dj->job->dest, h->name,
 	    tls_level_name(d->level), d->why);
 	return 0;
@@ -1076,11 +1079,12 @@ deliver_remote(struct djob *dj)
 		settle_pending(dj, &why);
 		return;
 	}
-	/* MTA-STS is about recipient domains (RFC 8461 §2), not a
-	 * relayhost. */
+	/* The recipient domain's entry applies through a relay too, with
+	 * the relay's own (tls_entry_stricter()); MTA-STS is about
+	 * recipient domains (RFC 8461 §2), not a relayhost. */
 	tls_policy_ctx_init(&dj->tp, dj->conf, dj->dns, dj->q,
-	    dj->job->tls_table, dj->relayed ? rt.domain : dj->job->dest,
-	    !dj->relayed);
+	    dj->job->tls_table, dj->job->dest, dj->relayed ? rt.domain :
+	    NULL);
 	deliver_route(dj, &rt);
 	settle_unreached(dj, &rt);
 	tls_policy_ctx_free(&dj->tp);
@@ -1180,4 +1184,55 @@ int
 deliver_forget_down(struct queue *q)
 {
 	return queue_kv_walk(q, "destinations", forget_cb, q);
+}
+
+/* One next hop for deliver_cred_warn(): 1 when it warned. */
+static int
+cred_warn_one(const struct config *conf, const struct tls_table *t,
+    const char *nexthop)
+{
+	struct smtp_auth_cred		 cred;
+	const struct tls_table_entry	*e;
+	char				 host[256], err[512];
+	int				 port = 0, rc;
+	size_t				 len;
+
+	if (deliver_parse_relayhost(nexthop, host, sizeof(host), &port) !=
+	    NULL)
+		return 0;
+	len = strlen(host);
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+		memmove(host, host + 1, len - 2);
+		host[len - 2] = '\0';
+	}
+	if ((e = tls_table_lookup(t, host)) == NULL ||
+	    tls_auth_required(tls_cred_level(e->level, 1, e->level)))
+		return 0;
+	/* An unreadable file is reported, and defers, at delivery. */
+	rc = smtp_auth_load(conf->relayhost_auth_file, nexthop, &cred, err,
+	    sizeof(err));
+	smtp_auth_clear(&cred);
+	if (rc != 1)
+		return 0;
+	log_warnx("relayhost_auth_file: credentials for %s go to a next hop "
+	    "that is not authenticated: %s:%d says %s (the default for a next "
+	    "hop with credentials is verify)", nexthop, t->path, e->line,
+	    tls_level_name(e->level));
+	return 1;
+}
+
+int
+deliver_cred_warn(const struct config *conf, const struct tls_table *t,
+    const struct dtable *transport)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	if (*conf->relayhost_auth_file == '\0' || t == NULL || t->n == 0)
+		return 0;
+	if (conf->relayhost != NULL && *conf->relayhost != '\0')
+		n += cred_warn_one(conf, t, conf->relayhost);
+	for (i = 0; transport != NULL && i < transport->n; i++)
+		n += cred_warn_one(conf, t, transport->v[i].value);
+	return n;
 }

@@ -105,6 +105,7 @@ dev_banner(const struct config *conf)
 	    conf->spool_dir);
 }
 
+
 int
 main(int argc, char *argv[])
 {
@@ -161,6 +162,8 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	/* The same checks before the daemon starts as at postern -n. */
+	if (check)
+		log_init("postern", 1, NULL);
 	if ((check || argc == 0) && check_config(&conf, err, sizeof(err),
 	    check ? warn_stderr : NULL) == -1) {
 		fprintf(stderr, "postern: %s: %s\n", conf.path, err);

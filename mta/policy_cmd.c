@@ -13,13 +13,17 @@
 #include "compat.h"
 #include "config.h"
 #include "dane.h"
+#include "deliver.h"
 #include "dns.h"
 #include "dns_anchor.h"
+#include "dtable.h"
 #include "log.h"
 #include "mta_sts.h"
 #include "mx.h"
 #include "policy_cmd.h"
 #include "queue.h"
+#include "relay.h"
+#include "smtp_auth.h"
 #include "smtp_client.h"
 #include "tls.h"
 #include "tls_decide.h"
@@ -33,29 +37,51 @@ struct pcmd {
 	struct tls_table	 table;
 	SSL_CTX			*tls;
 	struct tls_policy_ctx	 tp;
+	struct dtable		 transport;
+	const char		*nexthop;	/* relayhost or transport */
+	int			 cred;		/* its credentials line, 0 */
 	int			 probe;
 	int			 allowed;	/* hosts that would be used */
 };
 
 static void
-show_table(const struct pcmd *p)
+show_entry(const struct pcmd *p, const char *what,
+    const struct tls_table_entry *e)
 {
-	const struct tls_table_entry	*e = p->tp.entry;
-	size_t				 i;
+	size_t	 i;
 
 	if (e == NULL) {
-		printf("tls_policy: no entry%s\n", p->table.path ? "" :
+		printf("tls_policy%s: no entry%s\n", what, p->table.path ? "" :
 		    " (no tls_policy_file)");
 		return;
 	}
-	printf("tls_policy: %s:%d: %s %s", p->table.path, e->line, e->domain,
-	    tls_level_name(e->level));
+	printf("tls_policy%s: %s:%d: %s %s", what, p->table.path, e->line,
+	    e->domain, tls_level_name(e->level));
 	for (i = 0; i < e->nmatch; i++)
 		printf("%s%s", i ? ":" : " match=", e->match[i]);
 	if (e->min_proto)
 		printf(" protocols=>=%s", tls_table_proto_name(e->min_proto));
 	printf("%s%s\n", e->no_sts ? " sts=off" : "",
 	    e->no_dane ? " dane=off" : "");
+}
+
+/* Through a relay both entries apply, the stricter wins
+ * (tls_entry_stricter()): each is shown, then the result. */
+static void
+show_table(const struct pcmd *p)
+{
+	if (!p->tp.relayed) {
+		show_entry(p, "", p->tp.dest_entry);
+		return;
+	}
+	printf("next hop: %s (%s)\n", p->tp.domain, p->nexthop);
+	show_entry(p, " (recipient domain)", p->tp.dest_entry);
+	show_entry(p, " (next hop)", p->tp.hop_entry);
+	show_entry(p, " (applied, the stricter)", p->tp.entry);
+	if (p->cred)
+		printf("credentials: relayhost_auth_file line %d, the next hop "
+		    "must be authenticated unless its own entry says less\n",
+		    p->cred);
 }
 
 static void
@@ -179,6 +205,10 @@ show_host(struct pcmd *p, const struct mx_route *rt, const struct mx_host *h)
 	}
 	if (p->tp.dane.base[0] != '\0' && tls_policy_wants_dane(p->tp.entry))
 		show_tlsa(&p->tp.dane, port);
+	if (p->cred && tls_policy_cred(&p->tp, h, &d))
+		printf("    WARNING: credentials would go to %s without "
+		    "authenticating it (tls_policy says %s)\n", h->name,
+		    tls_level_name(d.level));
 	show_decision(&d);
 	if (!p->probe)
 		p->allowed++;
@@ -186,30 +216,66 @@ show_host(struct pcmd *p, const struct mx_route *rt, const struct mx_host *h)
 		p->allowed++;
 }
 
+/* The route a delivery would take: a transport_table entry, else the
+ * relayhost, else the domain's MX hosts (deliver.c job_setup()). */
+static int
+route(struct pcmd *p, const char *domain, struct mx_route *rt,
+    struct outcome *why)
+{
+	struct mx_self	 self;
+	struct smtp_auth_cred cred;
+	char		 host[256], err[512];
+	const char	*bad;
+	int		 port = 0;
+
+	memset(&self, 0, sizeof(self));
+	memset(&cred, 0, sizeof(cred));
+	p->nexthop = NULL;
+	if (!relay_domain_local(p->conf, domain) &&
+	    (p->nexthop = dtable_lookup(&p->transport, domain)) == NULL &&
+	    p->conf->relayhost != NULL && *p->conf->relayhost != '\0')
+		p->nexthop = p->conf->relayhost;
+	if (p->nexthop == NULL)
+		return mx_route_build(p->dns, domain, &self,
+		    (uint32_t)time(NULL), rt, why);
+	if ((bad = deliver_parse_relayhost(p->nexthop, host, sizeof(host),
+	    &port)) != NULL) {
+		outcome_set(why, OUTCOME_DEFER, "4.3.5", "%s: %s", bad,
+		    p->nexthop);
+		return -1;
+	}
+	if (*p->conf->relayhost_auth_file != '\0' &&
+	    smtp_auth_load(p->conf->relayhost_auth_file, p->nexthop, &cred,
+	    err, sizeof(err)) == 1)
+		p->cred = cred.line ? cred.line : 1;
+	smtp_auth_clear(&cred);
+	return mx_route_host(p->dns, host, 0, rt, why);
+}
+
 static int
 explain(struct pcmd *p, const char *domain)
 {
 	struct mx_route	 rt;
-	struct mx_self	 self;
 	struct outcome	 why;
 	char		 line[1024];
 	size_t		 i;
 
-	memset(&self, 0, sizeof(self));
 	printf("domain: %s\n", domain);
 	printf("dnssec: %s\n", dns_anchor_describe(p->conf, line,
 	    sizeof(line)));
-	tls_policy_ctx_init(&p->tp, p->conf, p->dns, p->q, &p->table, domain,
-	    1);
-	p->tp.sts_opts.no_store = 1;
-	show_table(p);
-	if (mx_route_build(p->dns, domain, &self, (uint32_t)time(NULL), &rt,
-	    &why) == -1) {
+	if (route(p, domain, &rt, &why) == -1) {
+		tls_policy_ctx_init(&p->tp, p->conf, p->dns, p->q, &p->table,
+		    domain, NULL);
+		show_table(p);
 		printf("route: %s %s (%s)\n", outcome_kind_name(why.kind),
 		    why.status, why.text);
 		tls_policy_ctx_free(&p->tp);
 		return 0;
 	}
+	tls_policy_ctx_init(&p->tp, p->conf, p->dns, p->q, &p->table,
+	    domain, p->nexthop ? rt.domain : NULL);
+	p->tp.sts_opts.no_store = 1;
+	show_table(p);
 	printf("mx: %s%s\n", dns_sec_name(rt.mx_sec), rt.implicit ?
 	    ", implicit (no MX RRset)" : "");
 	show_sts(p);
@@ -230,6 +296,11 @@ pcmd_setup(struct pcmd *p, const struct config *conf)
 	if (tls_table_load(&p->table, conf->tls_policy_file, err,
 	    sizeof(err)) == -1) {
 		fprintf(stderr, "postern: %s\n", err);
+		return -1;
+	}
+	if (dtable_load(&p->transport, conf->transport_table, NULL, NULL, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "postern: transport_table: %s\n", err);
 		return -1;
 	}
 	if ((p->dns = dns_new(conf, err, sizeof(err))) == NULL) {
@@ -278,5 +349,6 @@ policy_cmd_main(const struct config *conf, int argc, char *argv[])
 		queue_close(p.q);
 	dns_free(p.dns);
 	tls_table_free(&p.table);
+	dtable_free(&p.transport);
 	return ok ? 0 : 1;
 }

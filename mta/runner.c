@@ -1099,6 +1099,7 @@ runner_tables(struct runner *r, int start)
 
 	r->tables_retry = (int64_t)time(NULL) + RUNNER_TABLE_RETRY;
 	if (runner_load_tables(r, err, sizeof(err)) == 0) {
+		(void)deliver_cred_warn(r->conf, &r->tls_table, &r->transport);
 		r->tables_ok = 1;
 		r->tables_bad = 0;
 		runner_status(r, NULL);

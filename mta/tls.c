@@ -298,6 +298,23 @@ dane_setup(SSL *ssl, const struct tls_decision *d, const char *name)
 	return usable > 0 ? 0 : -1;
 }
 
+/*
+ * The reference identity of a PKIX check (RFC 6125 §6.2): the host name,
+ * or for an IP literal next hop (relayhost [192.0.2.1]) its address as
+ * an iPAddress name.  With match= names those are the identities of an IP
+ * literal instead: OpenSSL would demand the address and a name both.
+ */
+static int
+pkix_reference(SSL *ssl, const struct tls_decision *d, const char *name)
+{
+	if (!is_ip_literal(name))
+		return SSL_set1_host(ssl, name) == 1 ? 0 : -1;
+	if (d->nmatch > 0 && tls_auth_required(d->level))
+		return 0;
+	return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name) == 1 ?
+	    0 : -1;
+}
+
 SSL *
 tls_client_ssl(SSL_CTX *ctx, const struct tls_decision *d, const char *name)
 {
@@ -321,7 +338,7 @@ tls_client_ssl(SSL_CTX *ctx, const struct tls_decision *d, const char *name)
 			goto fail;
 		/* MTA-STS testing (RFC 8461 §5): checked, only reported. */
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, name) != 1)
+		if (pkix_reference(ssl, d, name) == -1)
 			goto fail;
 	}
 	for (i = 0; i < d->nmatch && tls_auth_required(d->level); i++)

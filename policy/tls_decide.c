@@ -134,6 +134,35 @@ testing_note(const struct tls_policy_src *s, struct tls_decision *d,
 	d->sts_testing = 1;
 }
 
+/* No usable TLSA: MTA-STS enforce, else encrypt (secure but unusable
+ * TLSA, RFC 7672 §2.2) or may. */
+static int
+decide_auto(const struct tls_policy_src *s, struct tls_decision *d,
+    const char *why, char *note, size_t notelen, struct outcome *o)
+{
+	enum sts_mode	 mode = s->sts != NULL ? s->sts->mode : STS_MODE_NONE;
+	int		 unusable;
+
+	unusable = s->dane != NULL && s->dane->state == DANE_UNUSABLE;
+	if (s->sts_bogus) {
+		/* Never downgrade past a bogus MTA-STS TXT lookup. */
+		outcome_set(o, OUTCOME_DEFER, "4.7.5", "MTA-STS: %s",
+		    s->sts_why ? s->sts_why : "DNSSEC bogus");
+		return -1;
+	}
+	if (unusable && !dane_unusable_yields_to_sts(s->dane->state, mode))
+		tls_decision_init(d, TLS_LEVEL_ENCRYPT, "dane-unusable",
+		    s->host);
+	else if (mode == STS_MODE_ENFORCE)
+		return decide_sts(s, d, unusable ? "mta-sts, dane-unusable" :
+		    "mta-sts", o);
+	else
+		tls_decision_init(d, TLS_LEVEL_MAY, why, s->host);
+	if (mode == STS_MODE_TESTING)
+		testing_note(s, d, note, notelen);
+	return 0;
+}
+
 int
 tls_policy_decide(const struct tls_policy_src *s, struct tls_decision *d,
     char *note, size_t notelen, struct outcome *o)
@@ -157,24 +186,18 @@ tls_policy_decide(const struct tls_policy_src *s, struct tls_decision *d,
 			return -1;
 		} else if (s->dane != NULL && s->dane->state == DANE_USABLE)
 			decide_dane(s, d, "dane");
-		else if (s->dane != NULL && s->dane->state == DANE_UNUSABLE)
-			tls_decision_init(d, TLS_LEVEL_ENCRYPT,
-			    "dane-unusable", s->host);
-		else if (s->sts_bogus) {
-			outcome_set(o, OUTCOME_DEFER, "4.7.5", "MTA-STS: %s",
-			    s->sts_why ? s->sts_why : "DNSSEC bogus");
-			return -1;
-		} else if (s->sts != NULL && s->sts->mode == STS_MODE_ENFORCE)
-			rc = decide_sts(s, d, "mta-sts", o);
-		else {
-			tls_decision_init(d, TLS_LEVEL_MAY, why, s->host);
-			if (s->sts != NULL && s->sts->mode == STS_MODE_TESTING)
-				testing_note(s, d, note, notelen);
-		}
+		else
+			rc = decide_auto(s, d, why, note, notelen, o);
 	}
 	if (rc == 0 && e != NULL)
 		d->min_proto = e->min_proto;
 	return rc;
+}
+
+int
+dane_unusable_yields_to_sts(enum dane_state st, enum sts_mode mode)
+{
+	return st == DANE_UNUSABLE && mode == STS_MODE_ENFORCE;
 }
 
 int
@@ -200,15 +223,23 @@ tls_policy_wants_sts(const struct tls_table_entry *e)
 void
 tls_policy_ctx_init(struct tls_policy_ctx *c, const struct config *conf,
     struct dns_ctx *dns, struct queue *q, const struct tls_table *t,
-    const char *domain, int use_sts)
+    const char *domain, const char *nexthop)
 {
 	memset(c, 0, sizeof(*c));
 	c->dns = dns;
 	c->q = q;
-	(void)strlcpy(c->domain, domain, sizeof(c->domain));
+	(void)strlcpy(c->rcpt_domain, domain, sizeof(c->rcpt_domain));
+	domain_normalize(c->rcpt_domain);
+	(void)strlcpy(c->domain, nexthop != NULL ? nexthop : domain,
+	    sizeof(c->domain));
 	domain_normalize(c->domain);
-	c->entry = tls_table_lookup(t, c->domain);
-	c->use_sts = use_sts;
+	c->relayed = nexthop != NULL;
+	c->dest_entry = tls_table_lookup(t, c->rcpt_domain);
+	if (c->relayed)
+		c->hop_entry = tls_table_lookup(t, c->domain);
+	c->entry = tls_entry_stricter(c->dest_entry, c->hop_entry, c->relayed,
+	    &c->merged);
+	c->use_sts = !c->relayed;
 	c->sts_opts.cafile = conf->sts_ca_file;
 	c->sts_opts.port = (int)conf->sts_port;
 	c->sts_opts.timeout_ms = (int)conf->sts_timeout * 1000;
@@ -248,8 +279,10 @@ tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
 		dane_lookup(c->dns, rt, h, port, &c->dane);
 		s.dane = &c->dane;
 	}
-	/* DANE comes first: MTA-STS is looked up only when it matters. */
-	if ((s.dane == NULL || s.dane->state == DANE_NONE) &&
+	/* DANE comes first: MTA-STS is looked up only when it matters,
+	 * which includes unusable TLSA (dane_unusable_yields_to_sts()). */
+	if ((s.dane == NULL || s.dane->state == DANE_NONE ||
+	    s.dane->state == DANE_UNUSABLE) &&
 	    tls_policy_wants_sts(c->entry)) {
 		rc = tls_policy_sts(c);
 		s.sts = rc == 1 ? &c->sts : NULL;
@@ -261,6 +294,23 @@ tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
 	if (note[0] != '\0')
 		log_info("%s: %s", c->domain, note);
 	return 0;
+}
+
+int
+tls_policy_cred(const struct tls_policy_ctx *c, const struct mx_host *h,
+    struct tls_decision *d)
+{
+	const struct tls_table_entry	*he = c->hop_entry;
+	enum tls_level			 l;
+	int				 min_proto = d->min_proto;
+
+	l = tls_cred_level(d->level, he != NULL, he ? he->level :
+	    TLS_LEVEL_VERIFY);
+	if (l != d->level) {
+		tls_decision_init(d, l, "relayhost_auth_file", h->name);
+		d->min_proto = min_proto;
+	}
+	return !tls_auth_required(d->level) && he != NULL;
 }
 
 void

@@ -108,3 +108,55 @@ tls_auth_required(enum tls_level l)
 		return 0;
 	}
 }
+
+int
+tls_level_rank(enum tls_level l)
+{
+	switch (l) {
+	case TLS_LEVEL_NONE:
+		return 0;
+	case TLS_LEVEL_MAY:
+		return 1;
+	case TLS_LEVEL_ENCRYPT:
+		return 2;
+	case TLS_LEVEL_VERIFY:
+	case TLS_LEVEL_DANE:
+	case TLS_LEVEL_MTA_STS:
+		return 3;
+	default:
+		return 4;
+	}
+}
+
+/*
+ * The recipient domain's entry applies whatever the next hop (a relayhost
+ * or transport_table entry must not silently drop it to may); the next
+ * hop's entry applies too.  The stricter wins; between two authenticated
+ * levels the next hop's, since it names how that host can be checked.
+ */
+enum tls_level
+tls_level_stricter(enum tls_level dest, enum tls_level hop)
+{
+	return tls_level_rank(dest) > tls_level_rank(hop) ? dest : hop;
+}
+
+/*
+ * RFC 4954 §4 and RFC 8314 §3: credentials go over TLS only, and TLS
+ * without authentication lets anyone on the path with a self-signed
+ * certificate collect them (RFC 7435 §3 unauthenticated encryption
+ * protects only against passive attackers).  So a next hop with
+ * credentials is authenticated unless the administrator wrote a weaker
+ * level for that next hop; even then never in clear.
+ */
+enum tls_level
+tls_cred_level(enum tls_level decided, int hop_entry, enum tls_level hop_level)
+{
+	if (tls_auth_required(decided))
+		return decided;
+	if (tls_level_rank(decided) > tls_level_rank(TLS_LEVEL_MTA_STS))
+		return TLS_LEVEL_VERIFY;
+	if (hop_entry && tls_level_rank(hop_level) <
+	    tls_level_rank(TLS_LEVEL_VERIFY))
+		return TLS_LEVEL_ENCRYPT;
+	return TLS_LEVEL_VERIFY;
+}

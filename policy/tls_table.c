@@ -228,6 +228,57 @@ tls_table_lookup(const struct tls_table *t, const char *domain)
 	return NULL;
 }
 
+static void
+add_matches(struct tls_table_entry *out, const struct tls_table_entry *e)
+{
+	size_t	 i, j;
+
+	if (e == NULL || e->level != TLS_LEVEL_VERIFY)
+		return;
+	for (i = 0; i < e->nmatch && out->nmatch < TLS_MAX_MATCH; i++) {
+		for (j = 0; j < out->nmatch; j++)
+			if (strcmp(out->match[j], e->match[i]) == 0)
+				break;
+		if (j == out->nmatch)
+			(void)strlcpy(out->match[out->nmatch++], e->match[i],
+			    sizeof(out->match[0]));
+	}
+}
+
+const struct tls_table_entry *
+tls_entry_stricter(const struct tls_table_entry *dest,
+    const struct tls_table_entry *hop, int relayed,
+    struct tls_table_entry *out)
+{
+	struct tls_table_entry	 d;
+	const struct tls_table_entry *win;
+
+	if (dest == NULL && hop == NULL)
+		return NULL;
+	if (dest != NULL && relayed && dest->level == TLS_LEVEL_MTA_STS) {
+		d = *dest;
+		d.level = TLS_LEVEL_VERIFY;
+		dest = &d;
+	}
+	if (dest == NULL || hop == NULL)
+		win = dest != NULL ? dest : hop;
+	else
+		win = tls_level_stricter(dest->level, hop->level) ==
+		    hop->level ? hop : dest;
+	*out = *win;
+	out->nmatch = 0;
+	add_matches(out, win);
+	if (out->level == TLS_LEVEL_VERIFY)
+		add_matches(out, win == hop ? dest : hop);
+	if (dest != NULL && hop != NULL) {
+		out->min_proto = dest->min_proto > hop->min_proto ?
+		    dest->min_proto : hop->min_proto;
+		out->no_sts = dest->no_sts && hop->no_sts;
+		out->no_dane = dest->no_dane && hop->no_dane;
+	}
+	return out;
+}
+
 void
 tls_table_free(struct tls_table *t)
 {

@@ -2,15 +2,21 @@
 sends everything through relayhost with credentials from
 relayhost_auth_file.
 
-Peers: an aiosmtpd relay that offers STARTTLS (self-signed certificate:
-the TLS level for an authenticated next hop is encrypt), then AUTH, and
-takes mail only from an authenticated client; the same relay offering
-AUTH in clear and no STARTTLS.  Every peer records each byte it received
-per connection, so the tests can say that no AUTH command and no password
-ever reached a peer in clear.
+Peers: an aiosmtpd relay, named smarthost.<domain> in the signed test DNS,
+that offers STARTTLS with a certificate from the test CA for that name
+(smtp_tls_ca_file: a next hop with credentials must be authenticated,
+verify), then AUTH, and takes mail only from an authenticated client; the
+same relay with a self-signed certificate (what an attacker on the path
+presents); the same relay offering AUTH in clear and no STARTTLS.  Every
+peer records each byte it received per connection, so the tests can say
+that no AUTH command and no password ever reached a peer in clear or
+unauthenticated.
 
 Expectations: delivered with AUTH PLAIN (LOGIN when PLAIN is not
-offered); a wrong password defers with 4.7.8 and delivers nothing; no
+offered) after verifying the relay's certificate; a self-signed relay
+never sees AUTH; a weaker level written for the relay in the
+tls_policy_file is obeyed, with a warning at start, at postern -n and at
+each use; a wrong password defers with 4.7.8 and delivers nothing; no
 STARTTLS defers without any AUTH on the wire; a world-readable
 credentials file is refused with a log line and nothing is sent.
 """
@@ -25,6 +31,7 @@ from aiosmtpd.smtp import AuthResult
 import peers
 from harness import make_message, qid_from_reply
 from routepeers import wait_until
+from tlsnet import TestCA
 
 WAIT = 30
 PORT = 2525
@@ -99,21 +106,56 @@ class AuthRelay(peers.RecordingMX):
             return b"".join(bytes(b) for b in self.raw.values())
 
 
-def relay(env, password=PASSWORD, **kw):
-    r = AuthRelay(env.block.mx(0), {USER: PASSWORD}, port=PORT,
-                  tls=env.cert("smarthost.test"), **kw)
+def smarthost_name(env):
+    return "smarthost." + env.block.domain(0)
+
+
+def relay(env, password=PASSWORD, selfsigned=False, **kw):
+    """The smarthost, its name in the test DNS; a certificate for that
+    name from the test CA, or a self-signed one."""
+    if env.dns is None:
+        pytest.skip("no signed test DNS for the smarthost's name")
+    name = smarthost_name(env)
+    if selfsigned:
+        tls = env.cert(name)
+    else:
+        cert, key, chain = TestCA(str(env.dir("pki"))).issue(name)
+        tls = (chain, key)
+    r = AuthRelay(env.block.mx(0), {USER: PASSWORD}, port=PORT, tls=tls,
+                  **kw)
     r.start()
     env.on_stop(r.stop)
+    env.dns.add_records(["%s. 300 IN A %s" % (name, r.host)])
     return r
 
 
-def smarthost_postern(env, r, user=USER, password=PASSWORD, mode=0o600):
+def smarthost_postern(env, r, user=USER, password=PASSWORD, mode=0o600,
+                      table=None, start=True):
+    name = smarthost_name(env)
     creds = env.tmp / "relay_auth"
     creds.write_text("# smarthost\n[%s]:%d  %s  %s\n"
-                     % (r.host, PORT, user, password))
+                     % (name, PORT, user, password))
     os.chmod(creds, mode)
-    return env.postern({"relayhost": "[%s]:%d" % (r.host, PORT),
-                        "relayhost_auth_file": str(creds)})
+    conf = {"relayhost": "[%s]:%d" % (name, PORT),
+            "relayhost_auth_file": str(creds),
+            "smtp_tls_ca_file": TestCA(str(env.dir("pki"))).ca_cert,
+            "retry_min": 300, "retry_max": 600}
+    if table is not None:
+        path = env.tmp / "tls_policy"
+        path.write_text(table)
+        conf["tls_policy_file"] = str(path)
+    return env.postern(conf, start=start)
+
+
+def settled(p, qid, rcpt):
+    """The recipient's first outcome line, whatever it is (the peer is
+    judged before the status)."""
+    return p.wait_log(r"%s: to=<%s> .*status=(sent|deferred|bounced)"
+                      % (qid, re.escape(rcpt)), timeout=WAIT)[0].string
+
+
+def auth_lines(r):
+    return [l for l in r.lines() if l.upper().startswith(b"AUTH")]
 
 
 def send(p, rcpt, tag):
@@ -146,9 +188,10 @@ def test_delivered_through_authenticated_smarthost(env):
     assert r.logins == [("PLAIN", USER, True)]
     p.wait_log(r"relay=\S*\[%s\]:%d authenticated: AUTH PLAIN as %s$"
                % (re.escape(r.host), PORT, USER), timeout=WAIT)
+    # The relay's certificate was verified (test CA, its name).
     p.wait_log(r"%s: to=<u@far\.example> .*relay=\S*\[%s\]:%d "
-               r"tls=TLS\S+ .*status=sent" % (qid, re.escape(r.host), PORT),
-               timeout=WAIT)
+               r"tls=TLS\S+ auth=verify .*status=sent"
+               % (qid, re.escape(r.host), PORT), timeout=WAIT)
     # The only AUTH line on the wire came after STARTTLS.
     lines = r.lines()
     auth = [i for i, l in enumerate(lines) if l.upper().startswith(b"AUTH")]
@@ -194,7 +237,7 @@ def test_no_starttls_no_auth_on_the_wire(env):
     p = smarthost_postern(env, r)
     qid = send(p, "x@far.example", "no starttls")
     p.wait_log(r"%s: to=<x@far\.example> .*relay=none .*status=deferred "
-               r"\(TLS is required \(encrypt, relayhost_auth_file\) but the "
+               r"\(TLS is required \(verify, relayhost_auth_file\) but the "
                r"server does not offer STARTTLS\)" % qid, timeout=WAIT)
     # The peer was connected to, saw EHLO, and never AUTH or a password.
     assert wait_until(lambda: any(l.upper().startswith(b"EHLO")
@@ -222,3 +265,87 @@ def test_world_readable_credentials_refused(env):
     assert r.received() == b""
     assert r.logins == []
     assert r.count() == 0
+
+
+@pytest.mark.parametrize("cert", ["selfsigned", "wrongname"])
+def test_unauthenticated_smarthost_never_gets_auth(env, cert):
+    """A relay presenting a self-signed certificate for its name, or a
+    test-CA certificate for another name (an attacker on the path): TLS
+    comes up, the certificate is not verified, and the peer never sees
+    an AUTH command or the password."""
+    if cert == "selfsigned":
+        r = relay(env, selfsigned=True)
+    else:
+        if env.dns is None:
+            pytest.skip("no signed test DNS for the smarthost's name")
+        c, k, chain = TestCA(str(env.dir("pki"))).issue(
+            "other." + env.block.domain(0))
+        r = AuthRelay(env.block.mx(0), {USER: PASSWORD}, port=PORT,
+                      tls=(chain, k))
+        r.start()
+        env.on_stop(r.stop)
+        env.dns.add_records(["%s. 300 IN A %s" % (smarthost_name(env),
+                                                  r.host)])
+    p = smarthost_postern(env, r)
+    qid = send(p, "z@far.example", "unauthenticated smarthost")
+    line = settled(p, qid, "z@far.example")
+    # TLS was set up (the peer saw STARTTLS), and then nothing more.
+    assert any(l.upper() == b"STARTTLS" for l in r.lines()), r.lines()
+    assert auth_lines(r) == [], r.lines()
+    assert r.logins == []
+    got = r.received()
+    for s in secrets():
+        assert s not in got
+    assert r.count() == 0
+    assert re.search(r"status=deferred \(TLS verify: server certificate of "
+                     r"\S+ not verified", line), line
+    assert_no_password_in_log(p)
+
+
+def test_weaker_level_for_the_smarthost_is_warned(env):
+    """The administrator wrote "encrypt" for the relay itself: the
+    self-signed relay gets AUTH and the mail, and postern warns at
+    postern -n, at start, and at each use."""
+    r = relay(env, selfsigned=True)
+    name = smarthost_name(env)
+    p = smarthost_postern(env, r, table="# trusted LAN\n%s encrypt\n" % name,
+                          start=False)
+    p.write_conf()
+    rc, out = p.check_conf()
+    assert rc == 0, out
+    warn = (r"credentials for \[%s\]:%d go to a next hop that is not "
+            r"authenticated: \S+tls_policy:2 says encrypt"
+            % (re.escape(name), PORT))
+    assert re.search(warn, out), out
+    p.start()
+    p.wait_log(warn, timeout=WAIT)
+    qid = send(p, "e@far.example", "weaker by choice")
+    assert len(r.wait_for(1, WAIT)) == 1, p.diagnostics()
+    assert r.logins == [("PLAIN", USER, True)]
+    p.wait_log(r"credentials for \[%s\]:%d sent to %s without "
+               r"authenticating it: \S+tls_policy:2 says encrypt"
+               % (re.escape(name), PORT, re.escape(name)), timeout=WAIT)
+    p.wait_log(r"%s: to=<e@far\.example> .*auth=untrusted .*status=sent"
+               % qid, timeout=WAIT)
+    assert_no_password_in_log(p)
+    # postern policy shows the relay's entry and the same warning.
+    rc, out, err = p.command("policy", "far.example")
+    assert rc == 0, out + err
+    assert re.search(r"tls_policy \(next hop\): \S+:2: %s encrypt"
+                     % re.escape(name), out), out
+    assert "credentials: relayhost_auth_file line 2" in out, out
+    assert "level: encrypt (tls_policy:2)" in out, out
+    assert "WARNING: credentials would go to %s without" % name in out, out
+
+
+def test_recipient_domain_entry_does_not_weaken_smarthost(env):
+    """A weak entry for the recipient domain is not one for the relay:
+    credentials still need a verified relay."""
+    r = relay(env, selfsigned=True)
+    p = smarthost_postern(env, r, table="far.example encrypt\n")
+    qid = send(p, "f@far.example", "domain entry")
+    line = settled(p, qid, "f@far.example")
+    assert auth_lines(r) == [], r.lines()
+    assert r.count() == 0
+    assert re.search(r"status=deferred \(TLS verify: server certificate of "
+                     r"\S+ not verified", line), line

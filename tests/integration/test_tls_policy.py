@@ -136,6 +136,18 @@ def deferred(p, qid, rcpt, reason, *peers):
     return line
 
 
+def refused(p, qid, rcpt, reason, peer):
+    """As deferred(), but judged at the peer first: waits for the
+    recipient's outcome whatever it is, then checks that the peer got no
+    message and no MAIL in clear, then the deferral and its reason."""
+    line = p.wait_log(r"%s: to=<%s> .*status=(sent|deferred|bounced)" % (
+        qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT)[0].string
+    assert peer.clear_mail_cmds() == [], "MAIL FROM sent in clear"
+    assert peer.count() == 0, peer.messages
+    assert "status=deferred" in line and re.search(reason, line), line
+    return line
+
+
 # -- DANE (RFC 7672) ------------------------------------------------------
 
 @pytest.mark.parametrize("usage", [3, 2])
@@ -523,6 +535,119 @@ def test_table_reload_on_sighup(env):
     p.wait_log(r"tls_policy_file reloaded, 1 entries", since=mark)
     rcpt = "reloaded@" + s.domain
     delivered(p, m, send(p, rcpt), rcpt, "untrusted")
+
+
+# -- the recipient domain's entry through a relay ------------------------------
+
+def transport_conf(s, table, nexthop):
+    path = os.path.join(str(s.env.dir("pki")), "transport")
+    with open(path, "w") as f:
+        f.write("%s %s\n" % (s.domain, nexthop))
+    c = s.conf(table)
+    c["transport_table"] = path
+    return c
+
+
+@pytest.mark.parametrize("kind,reason", [
+    ("hide", r"TLS is required \(verify, tls_policy:1\) but the server "
+             r"does not offer STARTTLS"),
+    ("wrongname", r"TLS verify: server certificate of \S+ not verified"),
+])
+def test_domain_entry_applies_through_transport(env, kind, reason):
+    """"DOMAIN verify" and a transport_table entry to [addr]:25: the
+    domain's entry still applies to that next hop (the stricter of the
+    domain's and the next hop's entries), it does not fall to may.  A
+    stripped STARTTLS gets nothing in clear; a certificate for another
+    name gets no message."""
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    p = env.postern(transport_conf(s, "%s verify\n" % s.domain,
+                                   "[%s]:25" % m.host))
+    rcpt = "relayed-%s@%s" % (kind, s.domain)
+    refused(p, send(p, rcpt), rcpt, reason, m)
+    assert m.connections > m.base_connections, "the next hop was not tried"
+
+
+def test_domain_entry_through_transport_verifies_next_hop_name(env):
+    """The name checked through a relay is the next hop's host name: a
+    CA-signed certificate for it is verified; postern policy shows both
+    entries and the one applied."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    env.dns.add_records(["%s. 300 IN A %s" % (s.mx_name(0), m.host)])
+    p = env.postern(transport_conf(s, "%s verify\n%s may\n"
+                                   % (s.domain, s.mx_name(0)),
+                                   "[%s]:25" % s.mx_name(0)))
+    rcpt = "relayed-good@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "verify")
+    rc, out = run_policy(p, s.domain)
+    assert rc == 0, out
+    assert "next hop: %s" % s.mx_name(0) in out, out
+    assert re.search(r"tls_policy \(recipient domain\): \S+:1: %s verify"
+                     % re.escape(s.domain), out), out
+    assert re.search(r"tls_policy \(next hop\): \S+:2: %s may"
+                     % re.escape(s.mx_name(0)), out), out
+    assert re.search(r"tls_policy \(applied, the stricter\): \S+:1: %s "
+                     r"verify" % re.escape(s.domain), out), out
+    assert "level: verify (tls_policy:1)" in out, out
+
+
+def test_domain_entry_match_names_an_ip_literal_next_hop(env):
+    """Through [addr]:25 a certificate names no address; the match= names
+    of the domain's verify entry are what it must carry instead."""
+    s = Scenario(env)
+    m = s.peer(0, "good")
+    p = env.postern(transport_conf(s, "%s verify match=%s\n"
+                                   % (s.domain, s.mx_name(0)),
+                                   "[%s]:25" % m.host))
+    rcpt = "relayed-match@" + s.domain
+    delivered(p, m, send(p, rcpt), rcpt, "verify")
+
+
+# -- unusable TLSA and MTA-STS enforce ----------------------------------------
+
+UNUSABLE = "ab" * 32     # with usage 1 (PKIX-EE): unusable for SMTP
+
+
+@pytest.mark.parametrize("kind", ["wrongname", "good"])
+@pytest.mark.parametrize("order", ["sts_first", "tlsa_first"])
+def test_unusable_tlsa_keeps_mta_sts_enforce(env, order, kind):
+    """Secure TLSA that are all unusable mean at least encrypt; they never
+    pre-empt an MTA-STS enforce policy.  sts_first: the policy is cached
+    by a first delivery, its server goes away, then the TLSA appear;
+    tlsa_first: the TLSA are there before the policy is ever fetched.  A
+    certificate that fails PKIX gets nothing, a valid one the mail."""
+    s = Scenario(env)
+    m = s.peer(0, kind)
+    s.publish()
+    if order == "tlsa_first":
+        s.tlsa(0, 1, UNUSABLE)
+    srv = s.sts("enforce", [s.mx_name(0)])
+    p = env.postern(s.conf())
+    want = 0
+    if order == "sts_first":
+        rcpt = "cached-%s@%s" % (kind, s.domain)
+        qid = send(p, rcpt)
+        if kind == "good":
+            delivered(p, m, qid, rcpt, "mta-sts")
+            want = 1
+        else:
+            deferred(p, qid, rcpt, r"not verified", m)
+        assert len(srv.requests) == 1
+        srv.stop()              # from now on only the cached policy
+        s.tlsa(0, 1, UNUSABLE)
+    rcpt = "unusable-%s-%s@%s" % (order, kind, s.domain)
+    qid = send(p, rcpt)
+    if kind == "good":
+        line = p.wait_log(r"%s: to=<%s> .*status=sent" % (
+            qid, re.escape(rcpt)), timeout=DELIVER_TIMEOUT)[0].string
+        assert " auth=mta-sts " in line, line
+        assert len(m.wait_for(want + 1, DELIVER_TIMEOUT)) == want + 1
+        assert all(msg.tls is not None for msg in m.messages)
+        assert m.clear_mail_cmds() == []
+    else:
+        refused(p, qid, rcpt, r"not verified", m)
+    assert len(srv.requests) == 1
 
 
 # -- may ---------------------------------------------------------------------

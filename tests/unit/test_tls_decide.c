@@ -6,7 +6,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/ssl.h>
+
 #include "compat.h"
+#include "config.h"
 #include "tls_decide.h"
 
 enum { D_NO = 0, D_INSEC, D_USABLE, D_UNUSABLE, D_BOGUS };
@@ -29,6 +32,19 @@ static const struct {
 	{ NULL, D_USABLE, S_ENFORCE, "other.b.test", 0, TLS_LEVEL_DANE, NULL,
 	    0 },
 	{ NULL, D_UNUSABLE, S_NO, "mx.a.test", 0, TLS_LEVEL_ENCRYPT, NULL, 0 },
+	/* unusable TLSA are a floor: an MTA-STS enforce policy still holds */
+	{ NULL, D_UNUSABLE, S_ENFORCE, "mx.a.test", 0, TLS_LEVEL_MTA_STS,
+	    NULL, 0 },
+	{ NULL, D_UNUSABLE, S_ENFORCE, "mx.b.test", -1, 0, "4.7.5", 0 },
+	{ NULL, D_UNUSABLE, S_TESTING, "mx.a.test", 0, TLS_LEVEL_ENCRYPT,
+	    NULL, 1 },
+	{ NULL, D_UNUSABLE, S_NONE, "mx.a.test", 0, TLS_LEVEL_ENCRYPT, NULL,
+	    0 },
+	{ NULL, D_UNUSABLE, S_BOGUS, "mx.a.test", -1, 0, "4.7.5", 0 },
+	{ "a.test may", D_UNUSABLE, S_ENFORCE, "mx.a.test", 0,
+	    TLS_LEVEL_MTA_STS, NULL, 0 },
+	{ "a.test may sts=off", D_UNUSABLE, S_ENFORCE, "mx.a.test", 0,
+	    TLS_LEVEL_ENCRYPT, NULL, 0 },
 	{ NULL, D_BOGUS, S_NO, "mx.a.test", -1, 0, "4.7.5", 0 },
 	/* then MTA-STS */
 	{ NULL, D_INSEC, S_ENFORCE, "mx.a.test", 0, TLS_LEVEL_MTA_STS, NULL,
@@ -132,7 +148,9 @@ test_decide(void **state)
 		if (cases[i].dane != D_NO && tls_policy_wants_dane(s.entry))
 			s.dane = &dane;
 		fill_sts(&sts, cases[i].sts);
-		if (cases[i].sts == S_BOGUS)
+		if (!tls_policy_wants_sts(s.entry))
+			;	/* not looked up, as tls_policy_host() */
+		else if (cases[i].sts == S_BOGUS)
 			s.sts_bogus = 1;
 		else if (cases[i].sts != S_NO)
 			s.sts = &sts;
@@ -186,12 +204,113 @@ test_options(void **state)
 	assert_true(tls_policy_wants_dane(NULL));
 }
 
+static const struct {
+	enum dane_state	 dane;
+	enum sts_mode	 sts;
+	int		 yields;
+} yields[] = {
+	{ DANE_UNUSABLE,	STS_MODE_ENFORCE,	1 },
+	{ DANE_UNUSABLE,	STS_MODE_TESTING,	0 },
+	{ DANE_UNUSABLE,	STS_MODE_NONE,		0 },
+	/* usable TLSA authenticate by themselves (RFC 8461 §2) */
+	{ DANE_USABLE,		STS_MODE_ENFORCE,	0 },
+	/* bogus defers before MTA-STS is asked; none is no DANE at all */
+	{ DANE_BOGUS,		STS_MODE_ENFORCE,	0 },
+	{ DANE_NONE,		STS_MODE_ENFORCE,	0 },
+};
+
+static void
+test_unusable_yields(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(yields) / sizeof(yields[0]); i++)
+		if (dane_unusable_yields_to_sts(yields[i].dane, yields[i].sts) !=
+		    yields[i].yields)
+			fail_msg("case %zu", i);
+}
+
+/* Through a relay the recipient domain's entry still applies (stricter
+ * of the two entries), and MTA-STS is not used. */
+static void
+test_ctx_relayed(void **state)
+{
+	struct tls_table_entry	 e[2];
+	struct tls_table	 t = { NULL, e, 2 };
+	struct tls_policy_ctx	 c;
+	struct config		 conf;
+	struct mx_route		 rt;
+	struct mx_host		 h;
+	struct tls_decision	 d;
+	struct outcome		 o;
+
+	(void)state;
+	config_defaults(&conf);
+	assert_null(tls_table_parse_line("a.test verify match=mx.a.test",
+	    &e[0]));
+	e[0].line = 1;
+	assert_null(tls_table_parse_line("10.1.2.3 encrypt", &e[1]));
+	e[1].line = 2;
+	memset(&rt, 0, sizeof(rt));
+	memset(&h, 0, sizeof(h));
+	(void)strlcpy(h.name, "10.1.2.3", sizeof(h.name));
+
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "A.test", "10.1.2.3");
+	assert_ptr_equal(c.dest_entry, &e[0]);
+	assert_ptr_equal(c.hop_entry, &e[1]);
+	assert_int_equal(c.entry->level, TLS_LEVEL_VERIFY);
+	assert_false(c.use_sts);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	assert_int_equal(d.level, TLS_LEVEL_VERIFY);
+	assert_string_equal(d.sni, "10.1.2.3");
+	assert_int_equal(d.nmatch, 1);
+	assert_string_equal(d.match[0], "mx.a.test");
+	assert_string_equal(d.why, "tls_policy:1");
+	tls_policy_ctx_free(&c);
+
+	/* The domain's own MX hosts: one entry, MTA-STS used. */
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "a.test", NULL);
+	assert_null(c.hop_entry);
+	assert_int_equal(c.entry->level, TLS_LEVEL_VERIFY);
+	assert_true(c.use_sts);
+	tls_policy_ctx_free(&c);
+
+	/* A next hop without an entry for the domain: the hop's alone.  With
+	 * credentials its own "encrypt" is kept, and said (warn). */
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "10.1.2.3");
+	assert_null(c.dest_entry);
+	assert_int_equal(c.entry->level, TLS_LEVEL_ENCRYPT);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	d.min_proto = TLS1_3_VERSION;
+	assert_int_equal(tls_policy_cred(&c, &h, &d), 1);
+	assert_int_equal(d.level, TLS_LEVEL_ENCRYPT);
+	tls_policy_ctx_free(&c);
+
+	/* No entry for the next hop: credentials need verify of its name. */
+	(void)strlcpy(h.name, "relay.test", sizeof(h.name));
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "relay.test");
+	assert_null(c.entry);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	assert_int_equal(d.level, TLS_LEVEL_MAY);
+	d.min_proto = TLS1_3_VERSION;
+	assert_int_equal(tls_policy_cred(&c, &h, &d), 0);
+	assert_int_equal(d.level, TLS_LEVEL_VERIFY);
+	assert_string_equal(d.why, "relayhost_auth_file");
+	assert_string_equal(d.sni, "relay.test");
+	assert_int_equal(d.min_proto, TLS1_3_VERSION);
+	tls_policy_ctx_free(&c);
+	config_free(&conf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_unusable_yields),
+		cmocka_unit_test(test_ctx_relayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,6 +97,90 @@ test_decision_init(void **state)
 	assert_int_equal(strlen(d.sni), sizeof(d.sni) - 1);
 }
 
+/* none < may < encrypt < verify = dane = mta-sts; ties: the next hop's. */
+static const struct {
+	enum tls_level	 dest, hop, want;
+} stricter[] = {
+	{ TLS_LEVEL_VERIFY,	TLS_LEVEL_MAY,		TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_MAY,	TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_VERIFY,	TLS_LEVEL_NONE,		TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_NONE,	TLS_LEVEL_MAY,		TLS_LEVEL_MAY },
+	{ TLS_LEVEL_MAY,	TLS_LEVEL_NONE,		TLS_LEVEL_MAY },
+	{ TLS_LEVEL_ENCRYPT,	TLS_LEVEL_MAY,		TLS_LEVEL_ENCRYPT },
+	{ TLS_LEVEL_MAY,	TLS_LEVEL_ENCRYPT,	TLS_LEVEL_ENCRYPT },
+	{ TLS_LEVEL_DANE,	TLS_LEVEL_ENCRYPT,	TLS_LEVEL_DANE },
+	{ TLS_LEVEL_ENCRYPT,	TLS_LEVEL_DANE,		TLS_LEVEL_DANE },
+	{ TLS_LEVEL_MTA_STS,	TLS_LEVEL_MAY,		TLS_LEVEL_MTA_STS },
+	{ TLS_LEVEL_DANE,	TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_VERIFY,	TLS_LEVEL_DANE,		TLS_LEVEL_DANE },
+	{ TLS_LEVEL_MTA_STS,	TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_MAY,	TLS_LEVEL_MAY,		TLS_LEVEL_MAY },
+	/* an unknown level is never taken for a weaker one */
+	{ (enum tls_level)42,	TLS_LEVEL_VERIFY,	(enum tls_level)42 },
+	{ TLS_LEVEL_NONE,	(enum tls_level)42,	(enum tls_level)42 },
+};
+
+static void
+test_stricter(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(stricter) / sizeof(stricter[0]); i++)
+		if (tls_level_stricter(stricter[i].dest, stricter[i].hop) !=
+		    stricter[i].want)
+			fail_msg("case %zu: %s", i, tls_level_name(
+			    tls_level_stricter(stricter[i].dest,
+			    stricter[i].hop)));
+	for (i = 0; i < NCASES; i++)
+		assert_int_equal(tls_level_rank(cases[i].level) == 3,
+		    cases[i].auth);
+}
+
+/* A next hop with credentials: authenticated unless its own entry says
+ * less, and never in clear. */
+static const struct {
+	enum tls_level	 decided;
+	int		 hop_entry;
+	enum tls_level	 hop_level, want;
+} cred[] = {
+	/* no entry for the next hop: verify, or what authenticates */
+	{ TLS_LEVEL_MAY,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_NONE,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_ENCRYPT,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_VERIFY,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_DANE,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_DANE },
+	{ TLS_LEVEL_MTA_STS,	0, TLS_LEVEL_VERIFY,	TLS_LEVEL_MTA_STS },
+	/* the next hop's own entry authenticates: so does the delivery */
+	{ TLS_LEVEL_DANE,	1, TLS_LEVEL_MAY,	TLS_LEVEL_DANE },
+	{ TLS_LEVEL_VERIFY,	1, TLS_LEVEL_VERIFY,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_MAY,	1, TLS_LEVEL_DANE,	TLS_LEVEL_VERIFY },
+	/* the administrator wrote a weaker level for the next hop */
+	{ TLS_LEVEL_ENCRYPT,	1, TLS_LEVEL_ENCRYPT,	TLS_LEVEL_ENCRYPT },
+	{ TLS_LEVEL_MAY,	1, TLS_LEVEL_MAY,	TLS_LEVEL_ENCRYPT },
+	{ TLS_LEVEL_NONE,	1, TLS_LEVEL_NONE,	TLS_LEVEL_ENCRYPT },
+	/* unknown levels are never permissive */
+	{ (enum tls_level)42,	1, TLS_LEVEL_ENCRYPT,	TLS_LEVEL_VERIFY },
+	{ TLS_LEVEL_MAY,	1, (enum tls_level)42,	TLS_LEVEL_VERIFY },
+};
+
+static void
+test_cred_level(void **state)
+{
+	enum tls_level	 l;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cred) / sizeof(cred[0]); i++) {
+		l = tls_cred_level(cred[i].decided, cred[i].hop_entry,
+		    cred[i].hop_level);
+		if (l != cred[i].want)
+			fail_msg("case %zu: %s", i, tls_level_name(l));
+		/* Credentials never go where clear text is allowed. */
+		assert_false(tls_plaintext_fallback_ok(l));
+	}
+}
+
 int
 main(void)
 {
@@ -105,6 +189,8 @@ main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_predicates),
 		cmocka_unit_test(test_decision_init),
+		cmocka_unit_test(test_stricter),
+		cmocka_unit_test(test_cred_level),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

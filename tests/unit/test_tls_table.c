@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include "compat.h"
 #include "tls_table.h"
 
 static const struct {
@@ -146,12 +147,110 @@ test_load_lookup(void **state)
 	tls_table_free(&t);
 }
 
+/* The recipient domain's entry and the next hop's: the stricter, with
+ * the match= names of each verify entry and the higher protocols=. */
+static const struct {
+	const char	*dest, *hop;	/* table lines, NULL: no entry */
+	int		 relayed;
+	int		 null;		/* no entry applies */
+	enum tls_level	 level;
+	int		 line;		/* the deciding entry: 1 dest, 2 hop */
+	const char	*match;		/* names joined by ':', "" none */
+	int		 min_proto, no_sts, no_dane;
+} merge[] = {
+	{ NULL, NULL, 1, 1, 0, 0, "", 0, 0, 0 },
+	/* the recipient domain's entry applies through a relay */
+	{ "a.test verify", NULL, 1, 0, TLS_LEVEL_VERIFY, 1, "", 0, 0, 0 },
+	{ "a.test verify", "10.1.2.3 may", 1, 0, TLS_LEVEL_VERIFY, 1, "", 0,
+	    0, 0 },
+	{ "a.test encrypt", "relay.test may sts=off", 1, 0, TLS_LEVEL_ENCRYPT,
+	    1, "", 0, 0, 0 },
+	{ "a.test may", "relay.test encrypt", 1, 0, TLS_LEVEL_ENCRYPT, 2, "",
+	    0, 0, 0 },
+	{ "a.test none", "relay.test may", 1, 0, TLS_LEVEL_MAY, 2, "", 0, 0,
+	    0 },
+	{ NULL, "relay.test encrypt", 1, 0, TLS_LEVEL_ENCRYPT, 2, "", 0, 0,
+	    0 },
+	/* two authenticated levels: the next hop's says how */
+	{ "a.test dane", "relay.test verify", 1, 0, TLS_LEVEL_VERIFY, 2, "",
+	    0, 0, 0 },
+	{ "a.test verify", "relay.test dane", 1, 0, TLS_LEVEL_DANE, 2, "", 0,
+	    0, 0 },
+	{ "a.test dane", "relay.test may", 1, 0, TLS_LEVEL_DANE, 1, "", 0, 0,
+	    0 },
+	/* MTA-STS lists MX hosts; a relay is verified by its own name */
+	{ "a.test mta-sts", NULL, 1, 0, TLS_LEVEL_VERIFY, 1, "", 0, 0, 0 },
+	{ "a.test mta-sts", NULL, 0, 0, TLS_LEVEL_MTA_STS, 1, "", 0, 0, 0 },
+	{ "a.test mta-sts", "relay.test encrypt", 1, 0, TLS_LEVEL_VERIFY, 1,
+	    "", 0, 0, 0 },
+	/* match= names of each verify entry */
+	{ "a.test verify match=mx.a.test", "relay.test may", 1, 0,
+	    TLS_LEVEL_VERIFY, 1, "mx.a.test", 0, 0, 0 },
+	{ "a.test verify match=mx.a.test", "relay.test verify "
+	    "match=r1.test:mx.a.test", 1, 0, TLS_LEVEL_VERIFY, 2,
+	    "r1.test:mx.a.test", 0, 0, 0 },
+	{ "a.test verify match=mx.a.test", "relay.test dane", 1, 0,
+	    TLS_LEVEL_DANE, 2, "", 0, 0, 0 },
+	{ "a.test verify match=a:b:c:d", "relay.test verify match=e", 1, 0,
+	    TLS_LEVEL_VERIFY, 2, "e:a:b:c", 0, 0, 0 },
+	/* protocols= the higher; sts=off and dane=off only from both */
+	{ "a.test may protocols=>=TLSv1.3", "relay.test encrypt", 1, 0,
+	    TLS_LEVEL_ENCRYPT, 2, "", TLS1_3_VERSION, 0, 0 },
+	{ "a.test may dane=off", "relay.test may dane=off sts=off", 1, 0,
+	    TLS_LEVEL_MAY, 2, "", 0, 0, 1 },
+	{ "a.test may sts=off", "relay.test may dane=off", 1, 0,
+	    TLS_LEVEL_MAY, 2, "", 0, 0, 0 },
+};
+
+static void
+test_entry_stricter(void **state)
+{
+	struct tls_table_entry		 d, h, out;
+	const struct tls_table_entry	*r;
+	char				 names[1200];
+	size_t				 i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(merge) / sizeof(merge[0]); i++) {
+		if (merge[i].dest != NULL) {
+			assert_null(tls_table_parse_line(merge[i].dest, &d));
+			d.line = 1;
+		}
+		if (merge[i].hop != NULL) {
+			assert_null(tls_table_parse_line(merge[i].hop, &h));
+			h.line = 2;
+		}
+		r = tls_entry_stricter(merge[i].dest ? &d : NULL,
+		    merge[i].hop ? &h : NULL, merge[i].relayed, &out);
+		if (merge[i].null) {
+			assert_null(r);
+			continue;
+		}
+		assert_ptr_equal(r, &out);
+		if (r->level != merge[i].level || r->line != merge[i].line)
+			fail_msg("case %zu: %s line %d", i,
+			    tls_level_name(r->level), r->line);
+		names[0] = '\0';
+		for (j = 0; j < r->nmatch; j++) {
+			if (j > 0)
+				(void)strlcat(names, ":", sizeof(names));
+			(void)strlcat(names, r->match[j], sizeof(names));
+		}
+		if (strcmp(names, merge[i].match) != 0)
+			fail_msg("case %zu: match %s", i, names);
+		assert_int_equal(r->min_proto, merge[i].min_proto);
+		assert_int_equal(r->no_sts, merge[i].no_sts);
+		assert_int_equal(r->no_dane, merge[i].no_dane);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_lines),
 		cmocka_unit_test(test_load_lookup),
+		cmocka_unit_test(test_entry_stricter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
