@@ -42,7 +42,8 @@ MTA_OBJS=	mta/master.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
-		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o
+		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
+		mta/local_include.o mta/local_child.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -58,7 +59,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_mta_sts tests/unit/test_dane \
 		tests/unit/test_tls_decide tests/unit/test_throttle \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
-		tests/unit/test_hopcount tests/unit/test_dlimit
+		tests/unit/test_hopcount tests/unit/test_dlimit \
+		tests/unit/test_local_include tests/unit/test_local_child
 
 .SUFFIXES: .c .o
 .c.o:
@@ -129,6 +131,10 @@ tests/unit/test_bounce: tests/unit/test_bounce.c mta/bounce.o $(BASE_OBJS)
 tests/unit/test_hopcount: tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_hopcount.c mta/hopcount.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
+tests/unit/test_local_include: tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_local_child: tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_sendmail_args: tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS)

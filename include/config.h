@@ -127,6 +127,7 @@ struct config {
 	char		*default_user;	/* runs alias pipes and files */
 	long long	 allow_forward;	/* honour ~/.forward */
 	long long	 local_pipe_timeout;	/* seconds */
+	long long	 local_delivery_timeout; /* seconds, one request */
 
 	/* logging */
 	char		*log_file;	/* empty: syslog, or stderr in foreground */

@@ -105,6 +105,7 @@ static const struct ckey keys[] = {
 	{ "default_user",	C_STR, O(default_user), "nobody", 0, 0 },
 	{ "allow_forward",	C_BOOL, O(allow_forward), "yes", 0, 1 },
 	{ "local_pipe_timeout",	C_DURATION, O(local_pipe_timeout), "5m", 1, 86400 },
+	{ "local_delivery_timeout", C_DURATION, O(local_delivery_timeout), "10m", 1, 86400 },
 	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
 	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
 	{ "test_crash_point",	C_STR, O(test_crash_point), "", 0, 0 },
