@@ -261,3 +261,32 @@ def test_slow_pipes_are_cut_off_and_delivered_once_later(env):
                               r"\(local_delivery_timeout\)" % TIMEOUT)
     assert not procs_with(runs_sleep(marks))
     assert not os.path.exists(out)
+
+
+def test_worker_gone_stops_the_root_child(env):
+    """A deliver worker that dies mid-delivery: the server's child sees
+    its socket hang up and stops the commands, long before the deadline;
+    the retry delivers once."""
+    env.loc.p.conf["local_delivery_timeout"] = 60
+    env.loc.p.write_conf()
+    marks = ["40.%d" % i for i in range(1, 4)]
+    out = os.path.join(env.home, "late")
+    env.forward("".join('"|sleep %s; cat >> %s"\n' % (m, out)
+                        for m in marks))
+    env.loc.p.start()
+    env.send(USER, "gone")
+    m = env.loc.p.wait_log(r"runner: worker (\d+) for postern\.test")[0]
+    worker = int(m.group(1))
+    deadline = time.monotonic() + 10
+    while not procs_with(runs_sleep(marks)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert procs_with(runs_sleep(marks)), "the pipe never started"
+    os.kill(worker, 9)
+    wait_gone(runs_sleep(marks), 3)
+    env.loc.p.wait_log(r"to=<%s@postern\.test> delivery worker gone" % USER)
+    env.forward("\\%s\n" % USER)
+    env.loc.p.flush()
+    env.loc.wait_mbox(USER, count=1, timeout=30)
+    time.sleep(1)
+    assert [m["Subject"] for m in env.loc.mbox(USER)] == ["gone"]
+    assert not os.path.exists(out)
