@@ -7,7 +7,9 @@
  * master forks the local server before it drops privileges
  * (local_server_start); the server only reads requests from a
  * SOCK_SEQPACKET socketpair inherited by the daemon's processes, forks
- * per request and delivers: mboxes as root with mail.local's checks
+ * per request (at most max_deliveries, each under local_delivery_timeout:
+ * local_child.h; :include: files as local_include.h reads them) and
+ * delivers: mboxes as root with mail.local's checks
  * (no symlinks, no hard links, owner), files and pipes in a child that
  * has become the target user (setgroups, setgid, setuid).  The request
  * names only the recipient, the sender and the message: what a pipe
