@@ -290,3 +290,21 @@ def test_worker_gone_stops_the_root_child(env):
     time.sleep(1)
     assert [m["Subject"] for m in env.loc.mbox(USER)] == ["gone"]
     assert not os.path.exists(out)
+
+
+def test_bounce_never_quotes_an_include(env):
+    """A user's own include naming a mailbox that does not exist: the
+    bounce says a recipient from an :include: file failed, and names
+    neither the line nor the file."""
+    token = "nobody%s" % secrets.token_hex(10)
+    mine = env.user_file("mine", "%s\n" % token, mode=0o600)
+    env.forward(":include:%s\n" % mine)
+    env.loc.p.start()
+    env.send(USER, "quote")
+    env.loc.p.wait_log(r"to=<%s@postern\.test> relay=local .*status=bounced"
+                       % USER)
+    env.loc.wait_mbox("root")
+    bounce = raw_mbox(env.loc, "root")
+    assert token.encode() not in bounce
+    assert mine.encode() not in bounce
+    assert b"of a recipient from an :include: file" in bounce
