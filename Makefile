@@ -50,7 +50,8 @@ MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_pars
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
-		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o
+		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o \
+		mta/local_include.o mta/local_child.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -69,7 +70,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
 		tests/unit/test_dns_option tests/unit/test_rcpt_local \
-		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp
+		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp \
+		tests/unit/test_local_include tests/unit/test_local_child
 
 .SUFFIXES: .c .o
 .c.o:
@@ -162,6 +164,10 @@ tests/unit/test_mbox_open: tests/unit/test_mbox_open.c mta/mbox_open.o $(BASE_OB
 tests/unit/test_maildrop_tmp: tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
+tests/unit/test_local_include: tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_local_child: tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_rcpt_local: tests/unit/test_rcpt_local.c mta/rcpt_local.o mta/aliases.o $(BASE_OBJS)

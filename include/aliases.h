@@ -32,6 +32,8 @@ struct alias_target {
 	char		*value;
 	char		*user;	/* FILE and PIPE run as this user (from a
 				 * .forward); NULL: the configured default */
+	int		 included;	/* named by an :include: file: its
+				 * text is never quoted in a DSN */
 };
 
 struct alias_list {
@@ -58,8 +60,12 @@ const char *aliases_item(const char *item, size_t len,
 struct alias_ops {
 	/* 0 with *rhs malloc'd, 1 not an alias, -1 temporary error */
 	int	(*lookup)(void *, const char *name, char **rhs);
-	/* an :include: file's text: 0 with *text malloc'd, -1 */
-	int	(*include)(void *, const char *path, char **text);
+	/* an :include: file's text: 0 with *text malloc'd, 1 refused or
+	 * unreadable (permanent), -1 temporary error.  user: the .forward
+	 * that named it (read with that user's rights), NULL: the aliases
+	 * file */
+	int	(*include)(void *, const char *path, const char *user,
+		    char **text);
 	/* a user's .forward: 0 with *text malloc'd, 1 none, -1 error;
 	 * NULL: .forward files are not read */
 	int	(*forward)(void *, const char *user, char **text);

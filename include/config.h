@@ -134,6 +134,7 @@ struct config {
 	long long	 bounce_full_max_size;	/* RET=FULL of untrusted mail
 						 * above it: headers (bounce.h) */
 	long long	 local_pipe_timeout;	/* seconds */
+	long long	 local_delivery_timeout; /* seconds, one request */
 
 	/* logging */
 	char		*log_file;	/* empty: syslog, or stderr in foreground */

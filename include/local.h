@@ -7,10 +7,12 @@
  * master forks the local server before it drops privileges
  * (local_server_start); the server only reads requests from a
  * SOCK_SEQPACKET socketpair inherited by the daemon's processes, forks
- * per request and delivers: mboxes as root, opened under the rules of
- * mbox_open.h (O_EXCL creation, no symlinks, no hard links, no FIFOs,
- * the recipient's, checked on the open descriptor), files and pipes in
- * a child that has become the target user (setgroups, setgid, setuid).
+ * per request (at most max_deliveries, each under local_delivery_timeout:
+ * local_child.h; :include: files as local_include.h reads them) and
+ * delivers: mboxes as root, opened under the rules of mbox_open.h
+ * (O_EXCL creation, no symlinks, no hard links, no FIFOs, the
+ * recipient's, checked on the open descriptor), files and pipes in a
+ * child that has become the target user (setgroups, setgid, setuid).
  * The request names only the recipient, the sender and the message:
  * what a pipe runs and where a file goes come from the aliases and
  * .forward files the server reads itself, never from the unprivileged

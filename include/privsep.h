@@ -33,5 +33,9 @@ int	privsep_spool_check(const char *dir, const char *user, char *err,
 /* Drops to user; empty user keeps the current identity (development).
  * 0, or -1 with a reason. */
 int	privsep_drop(const char *user, char *err, size_t);
+/* A child of the local server becomes pw for good: its groups
+ * (initgroups), setresgid, setresuid, verified.  0, or -1. */
+struct passwd;
+int	privsep_become(const struct passwd *pw);
 
 #endif

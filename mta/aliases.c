@@ -247,6 +247,7 @@ struct xp {
 	const char		*chain[ALIAS_MAX_DEPTH + 1];
 	int			 depth;
 	int			 temp;
+	int			 includes;	/* :include: files open */
 	size_t			 steps;	/* items expanded so far */
 };
 
@@ -276,6 +277,7 @@ add_target(struct xp *x, enum alias_kind kind, const char *value,
 	t->kind = kind;
 	t->value = xstrdup(value);
 	t->user = user ? xstrdup(user) : NULL;
+	t->included = x->includes > 0;
 	return NULL;
 }
 
@@ -309,10 +311,14 @@ expand_include(struct xp *x, const char *path, const char *self,
 {
 	char		*text;
 	const char	*why;
+	int		 r;
 
-	if (x->ops->include(x->ops->arg, path, &text) == -1) {
-		x->temp = 1;
-		return "cannot read :include: file";
+	/* The reason names neither the path nor a byte of the file: it
+	 * may end up in a DSN to a stranger. */
+	if ((r = x->ops->include(x->ops->arg, path, user, &text)) != 0) {
+		x->temp = r == -1;
+		return r == -1 ? "cannot read :include: file" :
+		    ":include: file refused or unreadable";
 	}
 	/* The path joins the chain: a file including itself is a loop. */
 	if (x->depth >= ALIAS_MAX_DEPTH)
@@ -321,7 +327,9 @@ expand_include(struct xp *x, const char *path, const char *self,
 		why = "alias loop";
 	else {
 		x->chain[x->depth++] = path;
+		x->includes++;
 		why = expand_text(x, text, self, user);
+		x->includes--;
 		x->depth--;
 	}
 	free(text);

@@ -111,6 +111,7 @@ static const struct ckey keys[] = {
 	{ "local_catchall",	C_STR, O(local_catchall), "", 0, 0 },
 	{ "bounce_full_max_size", C_SIZE, O(bounce_full_max_size), "64k", 0, 1LL << 31 },
 	{ "local_pipe_timeout",	C_DURATION, O(local_pipe_timeout), "5m", 1, 86400 },
+	{ "local_delivery_timeout", C_DURATION, O(local_delivery_timeout), "10m", 1, 86400 },
 	{ "log_file",		C_STR, O(log_file), "", 0, 0 },
 	{ "verbose",		C_INT, O(verbose), "0", 0, 9 },
 	{ "test_crash_point",	C_STR, O(test_crash_point), "", 0, 0 },

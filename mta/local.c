@@ -30,16 +30,18 @@
 #include "config.h"
 #include "hopcount.h"
 #include "local.h"
+#include "local_child.h"
+#include "local_include.h"
 #include "log.h"
 #include "maildrop.h"
 #include "mbox_open.h"
 #include "outcome.h"
+#include "privsep.h"
 #include "queue.h"
 #include "rcpt_local.h"
 #include "util.h"
 
 #define LOCAL_MAX_FORWARD	65536
-#define LOCAL_MAX_INCLUDE	(1024 * 1024)
 #define LOCAL_REQ_MAX		2048	/* one request datagram */
 #define LOCAL_IO_TIMEOUT	60000	/* ms, body transfer */
 #define LOCAL_OUTPUT_MAX	400	/* bytes of a command's output kept */
@@ -223,24 +225,14 @@ ops_lookup(void *arg, const char *name, char **rhs)
 	return aliases_db_lookup(conf->aliases, name, rhs);
 }
 
-/* sendmail's rule: a file others can write is not trusted. */
+/* Read as the .forward's user, or as root only when trusted
+ * (local_include.h). */
 static int
-ops_include(void *arg, const char *path, char **text)
+ops_include(void *arg, const char *path, const char *user, char **text)
 {
-	struct stat	 st;
-	int		 fd, r = -1;
+	const struct config *conf = arg;
 
-	(void)arg;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (st.st_mode & S_IWOTH) == 0)
-		r = read_small(fd, LOCAL_MAX_INCLUDE, text);
-	else
-		log_warnx(":include: %s is unsafe (not a file, or world "
-		    "writable)", path);
-	(void)close(fd);
-	return r;
+	return local_include_read(path, user, conf->aliases, text);
 }
 
 static int
@@ -299,14 +291,7 @@ local_alias_ops(const struct config *conf, struct alias_ops *ops)
 static int
 become(const struct passwd *pw)
 {
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		return -1;
-	/* Verify: a partial change must never go unnoticed. */
-	if (pw->pw_uid != 0 && (setuid(0) != -1 || geteuid() == 0))
-		return -1;
-	return 0;
+	return privsep_become(pw);
 }
 
 static const struct passwd *
@@ -428,6 +413,7 @@ pipe_child(const struct passwd *pw, const char *cmd, int in, int out,
 	envp[7] = NULL;
 	(void)signal(SIGPIPE, SIG_DFL);
 	(void)signal(SIGCHLD, SIG_DFL);
+	local_child_exec_prep();
 	execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, envp);
 	_exit(EX_OSERR);
 }
@@ -495,7 +481,10 @@ deliver_pipe(const struct config *conf, const char *cmd, const char *user,
 
 	if ((pw = run_user(conf, user, o)) == NULL)
 		return;
+	/* Held over the fork: a stop then finds the command tracked. */
+	local_child_hold();
 	if (pipe(in) == -1 || pipe(out) == -1 || (pid = fork()) == -1) {
+		local_child_release();
 		outcome_set(o, OUTCOME_DEFER, "4.3.0", "pipe/fork: %s",
 		    strerror(errno));
 		return;
@@ -505,12 +494,15 @@ deliver_pipe(const struct config *conf, const char *cmd, const char *user,
 		(void)close(out[0]);
 		pipe_child(pw, cmd, in[0], out[1], sender, rcpt);
 	}
+	local_child_track(pid);
+	local_child_release();
 	(void)close(in[0]);
 	(void)close(out[1]);
 	(void)pipe_feed(pid, in[1], out[0], data, len, conf->local_pipe_timeout,
 	    output, sizeof(output), &timed_out);
 	(void)close(out[0]);
 	(void)waitpid(pid, &status, 0);
+	local_child_track(0);
 	for (p = output; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
@@ -617,6 +609,20 @@ forward_remote(const struct config *conf, const struct alias_list *l,
 	free(rcpts);
 }
 
+/* The text names the target (a user, a path, a command and its
+ * output): from an :include: file that would quote the file in a DSN
+ * to the sender.  The log line above keeps the details. */
+static void
+outcome_unquote(struct outcome *o)
+{
+	char	 status[sizeof(o->status)];
+
+	(void)strlcpy(status, o->status, sizeof(status));
+	outcome_set(o, o->kind, status, "%s of a recipient from an "
+	    ":include: file", o->kind == OUTCOME_SENT ? "delivery" :
+	    o->kind == OUTCOME_DEFER ? "deferred delivery" : "failed delivery");
+}
+
 static void
 deliver_targets(const struct config *conf, const struct alias_list *l,
     const struct request *rq, const char *msg, size_t len, struct outcome *all)
@@ -634,12 +640,17 @@ deliver_targets(const struct config *conf, const struct alias_list *l,
 		memset(&one, 0, sizeof(one));
 		switch (t->kind) {
 		case ALIAS_LOCAL:
+			/* An append is finished, not cut, by a stop. */
+			local_child_hold();
 			deliver_mailbox(conf, t->value, mbox.data, mbox.len,
 			    &one);
+			local_child_release();
 			break;
 		case ALIAS_FILE:
+			local_child_hold();
 			deliver_file(conf, t->value, t->user, mbox.data,
 			    mbox.len, &one);
+			local_child_release();
 			break;
 		case ALIAS_PIPE:
 			deliver_pipe(conf, t->value, t->user, rq->sender,
@@ -653,10 +664,14 @@ deliver_targets(const struct config *conf, const struct alias_list *l,
 		    rq->rcpt, t->kind == ALIAS_LOCAL ? "mailbox:" :
 		    t->kind == ALIAS_FILE ? "file:" : "pipe:", t->value,
 		    outcome_kind_name(one.kind), one.status, one.text);
+		if (t->included)
+			outcome_unquote(&one);
 		merge(all, &one, &nsent);
 	}
 	memset(&one, 0, sizeof(one));
+	local_child_hold();
 	forward_remote(conf, l, rq, msg, len, &one);
+	local_child_release();
 	if (one.kind != OUTCOME_NONE)
 		merge(all, &one, &nsent);
 	buf_free(&mbox);
@@ -696,8 +711,10 @@ catchall(const struct config *conf, const struct request *rq, char *name,
 	return 0;
 }
 
+/* In the delivery child: the message from fd, the outcome to out. */
 static void
-serve_one(const struct config *conf, const struct request *rq, int fd)
+serve_one(const struct config *conf, const struct request *rq, int fd,
+    int out)
 {
 	struct alias_ops ops;
 	struct alias_list l;
@@ -752,9 +769,60 @@ serve_one(const struct config *conf, const struct request *rq, int fd)
 		outcome_set(&o, OUTCOME_SENT, "2.0.0", "no deliveries left "
 		    "after alias expansion");
 done:
-	outcome_write(fd, &o);
+	outcome_write(out, &o);
 	free(body);
 	buf_free(&msg);
+}
+
+struct serve_arg {
+	const struct config	*conf;
+	const struct request	*rq;
+	int			 fd;
+};
+
+static void
+serve_child(void *arg, int out)
+{
+	const struct serve_arg *a = arg;
+
+	serve_one(a->conf, a->rq, a->fd, out);
+}
+
+/* The root child of one request: the delivery, under its deadline and
+ * watched for the worker going away (local_child.h). */
+static void
+serve_request(const struct config *conf, const struct request *rq, int fd)
+{
+	struct serve_arg a = { conf, rq, fd };
+	struct outcome	 o;
+	char		 line[sizeof(o.text) + 32];
+
+	switch (local_child_run(serve_child, &a, fd,
+	    conf->local_delivery_timeout, line, sizeof(line))) {
+	case LOCAL_CHILD_DONE:
+		if (line[0] != '\0') {
+			(void)write_all(fd, line, strlen(line));
+			return;
+		}
+		outcome_set(&o, OUTCOME_DEFER, "4.3.0",
+		    "local delivery process failed");
+		break;
+	case LOCAL_CHILD_TIMEOUT:
+		log_warnx("%s: to=<%s> local delivery stopped after %llds "
+		    "(local_delivery_timeout)", rq->qid, rq->rcpt,
+		    conf->local_delivery_timeout);
+		outcome_set(&o, OUTCOME_DEFER, "4.3.0", "local delivery did "
+		    "not finish within %llds", conf->local_delivery_timeout);
+		break;
+	case LOCAL_CHILD_GONE:
+		log_warnx("%s: to=<%s> delivery worker gone, local delivery "
+		    "stopped", rq->qid, rq->rcpt);
+		return;
+	default:
+		outcome_set(&o, OUTCOME_DEFER, "4.3.0", "pipe/fork: %s",
+		    strerror(errno));
+	}
+	outcome_write(fd, &o);
 }
 
 /* -- the server ---------------------------------------------------- */
@@ -818,12 +886,14 @@ _Noreturn static void
 server_loop(const struct config *conf, int sock)
 {
 	struct request	 rq;
+	struct outcome	 o;
+	long long	 running = 0;
 	pid_t		 pid;
 	int		 fd, r;
 
 	log_setident("postern/local");
-	/* Children are reaped by the system; each request is one. */
-	(void)signal(SIGCHLD, SIG_IGN);
+	/* Each request is one child, reaped here to count them. */
+	(void)signal(SIGCHLD, SIG_DFL);
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGUSR1, SIG_IGN);
@@ -832,18 +902,24 @@ server_loop(const struct config *conf, int sock)
 			_exit(0);	/* every daemon process is gone */
 		if (r == 1)
 			continue;
-		if ((pid = fork()) == -1) {
-			struct outcome o;
-
+		while (running > 0 && waitpid(-1, NULL, WNOHANG) > 0)
+			running--;
+		if (!local_child_admit(running, conf->max_deliveries)) {
+			log_warnx("%s: to=<%s> deferred: %lld local deliveries "
+			    "in progress", rq.qid, rq.rcpt, running);
+			outcome_set(&o, OUTCOME_DEFER, "4.3.2", "too many local "
+			    "deliveries in progress");
+			outcome_write(fd, &o);
+		} else if ((pid = fork()) == -1) {
 			outcome_set(&o, OUTCOME_DEFER, "4.3.0", "fork: %s",
 			    strerror(errno));
 			outcome_write(fd, &o);
 		} else if (pid == 0) {
 			(void)close(sock);
-			(void)signal(SIGCHLD, SIG_DFL);
-			serve_one(conf, &rq, fd);
+			serve_request(conf, &rq, fd);
 			_exit(0);
-		}
+		} else
+			running++;
 		(void)close(fd);
 	}
 }
@@ -973,8 +1049,10 @@ local_deliver(const struct config *conf, const struct qmsg *m,
 		(void)close(sv[0]);
 		return;
 	}
-	/* Pipes may run for local_pipe_timeout each; allow for a few. */
-	deadline = mono_msec() + (conf->local_pipe_timeout * 3 + 120) * 1000;
+	/* Longer than the server may take: it answers, or has stopped
+	 * the delivery, before this worker gives up (local_child.h). */
+	deadline = mono_msec() + local_reply_wait(conf->local_delivery_timeout) *
+	    1000;
 	while (wait_fd(sv[0], POLLIN, deadline) == 0) {
 		char c;
 

@@ -174,3 +174,20 @@ privsep_drop(const char *user, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+int
+privsep_become(const struct passwd *pw)
+{
+	uid_t	 ruid, euid, suid;
+
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		return -1;
+	/* Verify: a partial change must never go unnoticed. */
+	if (getresuid(&ruid, &euid, &suid) == -1 || ruid != pw->pw_uid ||
+	    euid != pw->pw_uid || suid != pw->pw_uid ||
+	    (pw->pw_uid != 0 && setuid(0) != -1))
+		return -1;
+	return 0;
+}

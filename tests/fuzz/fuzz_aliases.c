@@ -70,10 +70,13 @@ lookup(void *arg, const char *name, char **rhs)
 }
 
 static int
-include(void *arg, const char *path, char **text)
+include(void *arg, const char *path, const char *user, char **text)
 {
 	const char	*v = find(arg, path + 1);
 
+	/* A .forward's user may not read "/secret-...": refused. */
+	if (user != NULL && strncmp(path, "/secret-", 8) == 0)
+		return 1;
 	if (v == NULL)
 		return -1;
 	*text = xstrdup(v);

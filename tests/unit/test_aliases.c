@@ -202,9 +202,14 @@ mem_lookup(void *arg, const char *name, char **rhs)
 }
 
 static int
-mem_include(void *arg, const char *path, char **text)
+mem_include(void *arg, const char *path, const char *user, char **text)
 {
 	(void)arg;
+	/* Read as the .forward's user: joe may not read another's list. */
+	if (strcmp(path, "/lists/private") == 0)
+		return user != NULL ? 1 : (*text = xstrdup("ann\n"), 0);
+	if (strcmp(path, "/lists/refused") == 0)
+		return 1;
 	if (strcmp(path, "/lists/staff") == 0) {
 		*text = xstrdup("# staff list\nann\nbob, carl@remote.example\n");
 		return 0;
@@ -291,6 +296,13 @@ static const struct {
 	{ "list: :include:/lists/self\n", NULL, "list", "alias loop", 0 },
 	{ "list: :include:/lists/missing\n", NULL, "list",
 	    "cannot read :include: file", 1 },
+	{ "list: :include:/lists/refused\n", NULL, "list",
+	    ":include: file refused or unreadable", 0 },
+	{ "list: :include:/lists/private\n", NULL, "list", "L:ann", 0 },
+	{ "", "joe=:include:/lists/private", "joe",
+	    ":include: file refused or unreadable", 0 },
+	{ "", "joe=:include:/lists/staff", "joe",
+	    "L:ann,L:bob,R:carl@remote.example", 0 },
 	{ "list: a, b\nowner-list: a\n", NULL, "list", "L:a,L:b", 0 },
 	{ "", "joe=\\joe, \"|/usr/bin/vacation joe\"", "joe",
 	    "L:joe,P:/usr/bin/vacation joe@@joe", 0 },
@@ -345,6 +357,27 @@ test_owner_and_tempfail(void **state)
 	assert_non_null(aliases_expand(&ops, "list", &l, &temp));
 	assert_int_equal(temp, 1);
 	assert_int_equal(l.n, 0);
+}
+
+/* Targets an :include: file named are marked: their text never goes
+ * into a DSN. */
+static void
+test_included_marked(void **state)
+{
+	struct mem	 m = { "list: direct, :include:/lists/staff\n", NULL, 0 };
+	struct alias_ops ops = { mem_lookup, mem_include, NULL, mem_is_local,
+	    &m };
+	struct alias_list l;
+	size_t		 i;
+	int		 temp;
+
+	(void)state;
+	assert_null(aliases_expand(&ops, "list", &l, &temp));
+	assert_int_equal(l.n, 4);
+	for (i = 0; i < l.n; i++)
+		assert_int_equal(l.v[i].included,
+		    strcmp(l.v[i].value, "direct") != 0);
+	alias_list_free(&l);
 }
 
 /* -- FreeBSD's shipped file ----------------------------------------- */
@@ -461,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_items),
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_owner_and_tempfail),
+		cmocka_unit_test(test_included_marked),
 		cmocka_unit_test(test_freebsd_file),
 		cmocka_unit_test(test_db_map),
 	};
