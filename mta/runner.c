@@ -1107,15 +1107,15 @@ runner_tables(struct runner *r, int start)
 			log_info("runner: tables loaded%s", had ? "" :
 			    ", deliveries start");
 		else if (!start)
-			log_info("runner: tables reloaded: tls_policy_file %zu, "
-			    "transport_table %zu, destination_limits %zu "
-			    "entries", r->tls_table.n, r->transport.n,
-			    r->limits.n);
+			log_info("runner: tables reloaded: tls_policy_file "
+			    "%zu entries, transport_table %zu, "
+			    "destination_limits %zu", r->tls_table.n,
+			    r->transport.n, r->limits.n);
 		return;
 	}
 	r->tables_bad = 1;
 	(void)snprintf(line, sizeof(line), "%s; %s", err, had ?
-	    "the previous tables stay in force" :
+	    "keeping the previous tables" :
 	    "no delivery starts until it loads");
 	/* Once per change, not at every retry. */
 	if (strcmp(err, r->tables_why) != 0) {

@@ -197,8 +197,8 @@ def test_broken_table_at_run_time(tmp_path, postern_bin, block):
         transport.write_text("example.org [192.0.2.1\n")
         mark = p.mark()
         os.kill(p.pid, signal.SIGHUP)
-        p.wait_log(r"runner: transport_table: .*:1: .*the previous tables "
-                   r"stay in force", since=mark)
+        p.wait_log(r"runner: transport_table: .*:1: .*keeping the previous "
+                   r"tables", since=mark)
         rc, out, _ = p.command("status")
         assert "tables: transport_table: %s:1" % transport in out, out
         # A runner that starts on the broken file (here: after a crash).

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import harness
 from harness import make_message, qid_from_reply
 from routepeers import Blackhole
 
@@ -193,7 +194,15 @@ def test_transport_table_routes_to_fixed_next_hop(env):
 
 
 def test_bad_transport_table_says_file_and_line(env):
+    # postern -n and the daemon's start refuse it, with file:line
+    # (a table broken while postern runs: test_operate.py).
     table = env.tmp / "transport"
     table.write_text("a.example [127.0.0.1]:25\nb.example [127.0.0.1:25\n")
-    p = env.postern({"transport_table": str(table)})
-    p.wait_log(r"transport:2: unbalanced \[ in relayhost", timeout=10)
+    p = env.postern({"transport_table": str(table)}, start=False)
+    rc, out = p.check_conf()
+    assert rc == 78 and re.search(r"transport:2: unbalanced \[ in relayhost",
+                                  out), out
+    with pytest.raises(harness.PosternError) as e:
+        p.start()
+    assert "exited with 78" in str(e.value)
+    assert re.search(r"transport:2: unbalanced \[", str(e.value)), e.value

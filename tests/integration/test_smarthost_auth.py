@@ -254,7 +254,14 @@ def test_no_starttls_no_auth_on_the_wire(env):
 
 def test_world_readable_credentials_refused(env):
     r = relay(env)
-    p = smarthost_postern(env, r, mode=0o644)
+    # postern -n and the start refuse a file others can read ...
+    p = smarthost_postern(env, r, mode=0o644, start=False)
+    rc, out = p.check_conf()
+    assert rc == 78 and "readable by others (mode 0644)" in out, out
+    # ... and one made readable while postern runs is not used.
+    os.chmod(str(env.tmp / "relay_auth"), 0o600)
+    p.start()
+    os.chmod(str(env.tmp / "relay_auth"), 0o644)
     qid = send(p, "y@far.example", "mode 0644")
     p.wait_log(r"relayhost_auth_file not used: \S+relay_auth: readable by "
                r"others \(mode 0644\): refused", timeout=WAIT)

@@ -532,7 +532,7 @@ def test_table_reload_on_sighup(env):
         f.write("%s encrypt\n" % s.domain)
     mark = p.mark()
     os.kill(p.pid, signal.SIGHUP)
-    p.wait_log(r"tls_policy_file reloaded, 1 entries", since=mark)
+    p.wait_log(r"tables reloaded: tls_policy_file 1 entries", since=mark)
     rcpt = "reloaded@" + s.domain
     delivered(p, m, send(p, rcpt), rcpt, "untrusted")
 
