@@ -59,6 +59,7 @@ struct config {
 	/* server limits, RFC 5321 §4.5.3 */
 	long long	 max_children;
 	long long	 max_children_per_ip;
+	long long	 session_max_use; /* connections one session serves */
 	long long	 max_message_size;
 	long long	 max_recipients;
 	long long	 max_errors;

@@ -54,6 +54,7 @@ static const struct ckey keys[] = {
 	{ "trusted_networks",	C_LIST, O(trusted_networks), "127.0.0.0/8 ::1", 0, 0 },
 	{ "max_children",	C_INT, O(max_children), "100", 1, 100000 },
 	{ "max_children_per_ip", C_INT, O(max_children_per_ip), "10", 1, 100000 },
+	{ "session_max_use",	C_INT, O(session_max_use), "100", 1, 100000 },
 	{ "max_message_size",	C_SIZE, O(max_message_size), "25M", 1024, 1LL << 31 },
 	{ "max_recipients",	C_INT, O(max_recipients), "1000", 1, 100000 },
 	{ "max_hop_count",	C_INT, O(max_hop_count), "50", 1, 1000 },

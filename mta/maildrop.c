@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,20 +591,37 @@ maildrop_pickup(const struct config *conf, struct queue *q)
 	return n;
 }
 
+static volatile sig_atomic_t pickup_stop;
+
+static void
+pickup_on_term(int sig)
+{
+	(void)sig;
+	pickup_stop = 1;
+}
+
+/* SIGTERM ends the pickup between two files, with the queue closed: a
+ * normal stop leaves nothing for failchk to clean up. */
 _Noreturn void
 pickup_main(const struct config *conf, int wake_fd)
 {
+	struct sigaction sa;
 	struct queue	*q;
 	char		 err[512];
 	pid_t		 parent = getppid();
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pickup_on_term;
+	(void)sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
 	if (queue_open(&q, conf->spool_dir, 0, err, sizeof(err)) == -1)
 		fatalx("pickup: queue: %s", err);
-	for (;;) {
-		if (getppid() != parent)
-			_exit(0);
+	while (!pickup_stop && getppid() == parent) {
 		if (maildrop_pickup(conf, q) > 0)
 			(void)write(wake_fd, "p", 1);
-		(void)poll(NULL, 0, 1000);
+		if (!pickup_stop)
+			(void)poll(NULL, 0, 1000);
 	}
+	queue_close(q);
+	_exit(0);
 }

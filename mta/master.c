@@ -46,11 +46,10 @@ struct lsock {
 /*
  * A session process serves connections in turn: after each it says so
  * on ctl ("i") and the master may hand it the next (fdpass.h) instead of
- * forking; it exits after SESSION_REUSE connections or SESSION_IDLE_MS
+ * forking; it exits after session_max_use connections or SESSION_IDLE_MS
  * without one.  Joining the queue environment and faulting in a fresh
  * process's pages cost more than the rest of a short session.
  */
-#define SESSION_REUSE	100
 #define SESSION_IDLE_MS	60000
 #define SESSION_KEEP_MS	250	/* queue handle kept this long when idle */
 
@@ -456,7 +455,8 @@ session_child(struct master *m, int ctl, int fd, struct handoff *h)
 	for (served = 1; ; served++) {
 		smtp_session(&m->sctx, fd, (struct sockaddr *)&h->peer,
 		    h->plen, &m->conf->listen[h->listen_idx]);
-		if (served == SESSION_REUSE || smtp_server_stopping() ||
+		if (served >= (size_t)m->conf->session_max_use ||
+		    smtp_server_stopping() ||
 		    write(ctl, "i", 1) != 1)
 			break;
 		if (wait_next(ctl) != 1 || smtp_server_stopping() ||

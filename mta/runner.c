@@ -1220,7 +1220,9 @@ runner_stop(struct runner *r)
 {
 	size_t	 i;
 
-	log_info("runner: stopping, %zu worker(s) running", r->running);
+	/* A normal stop is one line, the master's; busy workers are news. */
+	if (r->running > 0)
+		log_info("runner: stopping, %zu worker(s) running", r->running);
 	if (wait_workers(r, RUNNER_STOP_WAIT * 1000) > 0) {
 		log_warnx("runner: %zu worker(s) still busy, terminating",
 		    r->running);
@@ -1241,7 +1243,7 @@ runner_stop(struct runner *r)
 	dtable_free(&r->transport);
 	dtable_free(&r->limits);
 	queue_close(r->q);
-	log_info("runner: stopped");
+	log_debug("runner: stopped");
 	exit(0);
 }
 

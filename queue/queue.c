@@ -250,6 +250,11 @@ q_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
 	(void)pfx;
+	/* BDB2525: a new environment has no log yet, as it should. */
+	if (strncmp(msg, "BDB2525 ", 8) == 0) {
+		log_debug("queue: db: %s", msg);
+		return;
+	}
 	log_warnx("queue: db: %s", msg);
 }
 

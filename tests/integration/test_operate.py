@@ -218,3 +218,56 @@ def test_broken_table_at_run_time(tmp_path, postern_bin, block):
         assert "tables:" not in out, out
     finally:
         p.stop()
+
+
+# -- session processes and stopping -----------------------------------------
+
+def _session_pids(p, n):
+    """The session process that serves each of n connections in turn: the
+    master's child that exists only while postern serves it, or that the
+    master hands it to."""
+    import socket
+    import harness
+    base = set(harness.descendants(p.pid))
+    seen = []
+    for _ in range(n):
+        s = socket.create_connection((p.addr, p.port), timeout=10)
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"220")
+        s.sendall(b"EHLO client.test\r\n")
+        while not f.readline().startswith(b"250 "):
+            pass
+        now = set(harness.descendants(p.pid)) - base
+        s.sendall(b"QUIT\r\n")
+        assert f.readline().startswith(b"221")
+        s.close()
+        seen.append(frozenset(now))
+    return seen
+
+
+@pytest.mark.parametrize("max_use", [1, None])
+def test_session_max_use(tmp_path, postern_bin, block, max_use):
+    """session_max_use = 1: a fresh process for every connection (the
+    strict fork-per-connection model); by default one process serves
+    many connections in turn."""
+    import harness
+    conf = {"session_max_use": max_use} if max_use else {}
+    p = harness.Postern(tmp_path / "d", block.postern, port=2525, conf=conf,
+                        binary=postern_bin)
+    try:
+        p.start()
+        seen = _session_pids(p, 20)
+        distinct = set().union(*seen)
+        if max_use == 1:
+            assert all(len(s) >= 1 for s in seen), seen
+            # Each connection is served by a process that did not exist
+            # for any connection before it.
+            earlier = set()
+            for now in seen:
+                assert now - earlier, (now, earlier)
+                earlier |= now
+            assert len(distinct) >= 20, distinct
+        else:
+            assert len(distinct) <= 3, distinct
+    finally:
+        p.stop()
