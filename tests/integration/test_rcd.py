@@ -155,13 +155,22 @@ def test_rcd_start_status_configtest_reload_stop(rcenv):
     assert code == 0, out
     assert e.wait_log("SIGHUP"), e.log.read_text()
     assert pid_alive(pid)
+    # A broken configuration refuses the reload; the daemon runs on.
+    good = e.conf.read_text()
+    e.conf.write_text(good + "no_such_key = 1\n")
+    code, out = e.run("reload")
+    assert code != 0 and 'unknown key "no_such_key"' in out, out
+    time.sleep(0.3)     # a SIGHUP sent anyway would be logged by now
+    assert e.log.read_text().count("SIGHUP") == 1, e.log.read_text()
+    assert pid_alive(pid)
+    e.conf.write_text(good)
     code, out = e.run("stop")
     assert code == 0, out
     assert not pid_alive(pid)
     code, out = e.run("status")
     assert code != 0 and "not running" in out, out
     # A broken configuration stops start in its precmd, with the message.
-    e.conf.write_text(e.conf.read_text() + "no_such_key = 1\n")
+    e.conf.write_text(good + "no_such_key = 1\n")
     code, out = e.run("start")
     assert code != 0 and 'unknown key "no_such_key"' in out, out
     assert "failed precmd routine" in out, out
@@ -176,6 +185,9 @@ def test_rcd_missing_dropgroup_is_made_and_start_goes_on(rcenv):
     assert "made group posterndrop (maildrop_group)" in out, out
     assert [c for c in calls if c.startswith("logger ")
             and "made group posterndrop" in c], calls
+    # The test binary is not setgid: the line that finishes the job.
+    assert "chgrp posterndrop %s && chmod 2755 %s" % (
+        postern_bin(), postern_bin()) in out, out
     pid = e.wait_pid()
     assert pid_alive(pid)
     code, out = e.run("status")
