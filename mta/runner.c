@@ -1103,9 +1103,8 @@ runner_tables(struct runner *r, int start)
 		r->tables_ok = 1;
 		r->tables_bad = 0;
 		runner_status(r, NULL);
-		if (was_bad)
-			log_info("runner: tables loaded%s", had ? "" :
-			    ", deliveries start");
+		if (was_bad && !had)
+			log_info("runner: tables loaded, deliveries start");
 		else if (!start)
 			log_info("runner: tables reloaded: tls_policy_file "
 			    "%zu entries, transport_table %zu, "
