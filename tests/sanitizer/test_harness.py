@@ -54,11 +54,14 @@ def binary(var):
 def run_scenarios(binary_path, tmp_path):
     """(returncode, {test name: failure text or None}, whole output)."""
     xml = tmp_path / "junit.xml"
-    env = dict(os.environ, POSTERN_BIN=binary_path, **INNER_ENV)
     # The scenarios open their directories to user nobody up to /tmp:
     # not through pytest's /tmp/pytest-of-USER, which every pytest
-    # session on the host makes private again.
+    # session on the host makes private again.  TMPDIR: the report
+    # directories the faulty run leaves go with the rest.
     base = tempfile.mkdtemp(prefix="postern-faults.")
+    os.chmod(base, 0o755)
+    env = dict(os.environ, POSTERN_BIN=binary_path, TMPDIR=base,
+               **INNER_ENV)
     try:
         r = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
