@@ -3,8 +3,11 @@ one per kind of process the harness watches.  Not a test_*.py file: the
 normal pass never collects it; tests/sanitizer/test_harness.py runs it
 against a clean sanitized postern, where every scenario passes, and
 against tests/sanitizer/postern-faulty, where every one must fail with
-its sanitizer report (the scenarios' own assertions hold either way:
-only the harness sees the fault)."""
+its sanitizer report.  The session and local delivery scenarios' own
+assertions hold either way: only the harness sees those faults.  The
+leak check ends "postern policy" with status 1 before stdio is flushed,
+so that scenario's own assertion fails as well; what the harness test
+looks for is the report in the failure."""
 
 import os
 
