@@ -204,8 +204,8 @@ check: deps all unit tests/net/dnsq
 # file appears there or the daemon's stderr carries a report; with
 # POSTERN_SANITIZED set they also refuse a binary without ASan.
 # LeakSanitizer runs at exit(): the commands, the master and the runner;
-# the daemon's forked children end with _exit() and are checked for
-# memory errors and UB only.
+# the daemon's forked children end with _exit() or by a signal and are
+# checked for memory errors and UB only.
 # sanitizer-harness shows that this catches faults: it runs
 # tests/integration/fault_scenarios.py against the sanitized postern
 # (all pass) and against tests/sanitizer/postern-faulty (the same objects

@@ -25,8 +25,9 @@ but those of a command whose stderr a test captures would be lost.
 
 Leak checking (detect_leaks=1) is on for everything: LeakSanitizer runs
 when a process calls exit() -- the short-lived commands, the master and
-the runner; the daemon's forked children end with _exit() and are never
-leak-checked, only checked for memory errors and undefined behaviour.
+the runner; the daemon's forked children end with _exit() or by a
+signal and are never leak-checked, only checked for memory errors and
+undefined behaviour.
 """
 
 import glob

@@ -38,8 +38,8 @@ EXPECTED = {
          "in __wrap_aliases_expand"],
 }
 
-# A second run shares the host with nothing: its own loopback blocks and
-# test DNS address (conftest.py).
+# The inner runs take loopback blocks and a test DNS address of their own
+# (conftest.py), apart from any run beside them.
 INNER_ENV = {"POSTERN_TEST_BLOCK": "3000",
              "POSTERN_TEST_DNS_ADDR": "127.0.54.1"}
 
