@@ -150,6 +150,7 @@ main(int argc, char *argv[])
 		config_dev(&conf, cwd);
 	} else if (config_load(&conf, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "postern: %s\n", err);
+		config_free(&conf);
 		return EX_CONFIG;
 	}
 	if (verbose > conf.verbose)
@@ -176,6 +177,7 @@ main(int argc, char *argv[])
 		printf("dnssec: %s\n", dns_anchor_describe(&conf, err,
 		    sizeof(err)));
 		printf("%s: configuration ok\n", conf.path);
+		config_free(&conf);
 		return EX_OK;
 	}
 	if (argc > 0 && strcmp(argv[0], "policy") == 0) {
@@ -187,12 +189,16 @@ main(int argc, char *argv[])
 	}
 	if (argc > 0) {
 		log_init("postern", 1, NULL);
-		return control_main(&conf, argc, argv);
+		ch = control_main(&conf, argc, argv);
+		config_free(&conf);
+		return ch;
 	}
 	log_init("postern", fg, conf.log_file);
 	log_setverbose((int)conf.verbose);
 	dns_start_checks(&conf);
 	if (dev)
 		dev_banner(&conf);
-	return master_main(&conf, fg);
+	ch = master_main(&conf, fg);
+	config_free(&conf);
+	return ch;
 }

@@ -733,5 +733,7 @@ master_main(struct config *conf, int foreground)
 	queue_close(m.q);
 	if (conf->pidfile != NULL && *conf->pidfile != '\0')
 		(void)unlink(conf->pidfile);
+	SSL_CTX_free(m.sctx.tls);
+	free(m.kids);
 	return 0;
 }

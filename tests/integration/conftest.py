@@ -20,6 +20,7 @@ if HERE not in sys.path:
 
 import harness  # noqa: E402
 import peers  # noqa: E402
+import sanitizer  # noqa: E402
 
 try:
     import dnsnet  # noqa: E402  (signed test DNS, tests/integration/dnsnet.py)
@@ -49,12 +50,20 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running scenario")
 
 
+def pytest_unconfigure(config):
+    sanitizer.finish()
+
+
 @pytest.fixture(scope="session")
 def postern_bin():
     path = harness.postern_bin()
     if not os.access(path, os.X_OK):
         pytest.fail("postern binary not found at %s (make postern, or set "
                     "POSTERN_BIN)" % path, pytrace=False)
+    # The sanitizer stage must not pass by running a plain binary.
+    if os.environ.get("POSTERN_SANITIZED") and not sanitizer.built_in(path):
+        pytest.fail("POSTERN_SANITIZED is set, but %s has no "
+                    "AddressSanitizer runtime" % path, pytrace=False)
     return path
 
 
@@ -195,6 +204,25 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_reports(request, tmp_path, monkeypatch):
+    """Fails the test when any process it started printed a sanitizer
+    report (tests/integration/sanitizer.py).  Autouse, so it is set up
+    before the test's other fixtures and torn down after them: the
+    daemons are stopped, and their exit-time leak checks written, when
+    it looks."""
+    d = sanitizer.test_dir(request.node.name)
+    for k, v in sanitizer.options(d).items():
+        monkeypatch.setenv(k, v)
+    yield d
+    found = sanitizer.reports(d, sorted(tmp_path.rglob("postern.out")))
+    if not found:
+        sanitizer.remove(d)
+        return
+    pytest.fail("sanitizer report(s) from postern processes of this test:\n"
+                + sanitizer.format_reports(found), pytrace=False)
 
 
 @pytest.fixture

@@ -519,6 +519,9 @@ def test_table_reload_on_sighup(env):
     m = s.peer(0, "selfsigned")
     s.publish()
     p = env.postern(s.conf("%s verify\n" % s.domain))
+    # A runner still starting would read the bad table as its first
+    # (fatal at start), or die of a SIGHUP before its handler exists.
+    p.wait_log(r"runner: started")
     path = p.conf["tls_policy_file"]
     with open(path, "w") as f:
         f.write("# comment\n%s maybe\n" % s.domain)
