@@ -32,7 +32,7 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
-		queue/qid.o queue/retry.o
+		queue/qid.o queue/retry.o queue/qfail.o
 POLICY_OBJS=	policy/dns.o policy/mx.o policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \

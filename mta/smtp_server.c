@@ -529,6 +529,7 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 		reply(s, "451 4.3.0 Temporary queue failure");
 		return;
 	}
+	crash_point_queue(s->conf, proc_q);
 	memset(&m, 0, sizeof(m));
 	(void)strlcpy(m.qid, qid, sizeof(m.qid));
 	m.arrival = (int64_t)time(NULL);
