@@ -7,6 +7,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#elif defined(__FreeBSD__)
+#include <sys/procctl.h>
+#endif
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -31,6 +36,7 @@
 #include "master.h"
 #include "privsep.h"
 #include "queue.h"
+#include "qwatch.h"
 #include "runner.h"
 #include "smtp_server.h"
 #include "tls.h"
@@ -74,6 +80,7 @@ struct master {
 	int64_t			 pickup_restart;
 	int			 wake[2];
 	struct queue		*q;
+	struct qwatch		 qw;	/* failchk and checkpoint helper */
 	struct server_ctx	 sctx;
 };
 
@@ -471,6 +478,29 @@ session_child(struct master *m, int ctl, int fd, struct handoff *h)
 	_exit(0);
 }
 
+/* The failchk or checkpoint helper ended (qwatch.h). */
+static void
+helper_done(struct master *m, int status)
+{
+	enum qwatch_kind kind = m->qw.kind;
+
+	m->qw.pid = 0;
+	if (qwatch_verdict(status) == QWATCH_FINE || m->q == NULL ||
+	    m->recover)
+		return;
+	log_warnx("queue: %s helper ended with %s %d: recovery",
+	    kind == QWATCH_FAILCHK ? "failchk" : "checkpoint",
+	    WIFSIGNALED(status) ? "signal" : "exit",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	m->recover = 1;
+	m->recover_at = 0;
+}
+
+/*
+ * Every child, and as a subreaper every orphaned descendant (a worker
+ * whose runner died), is reaped here.  Any of them may have died inside
+ * a queue transaction, so each death asks for a failchk at once.
+ */
 static void
 reap(struct master *m)
 {
@@ -479,19 +509,17 @@ reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		kid_remove(m, pid);
+		if (pid == m->qw.pid) {
+			helper_done(m, status);
+			continue;
+		}
+		qwatch_soon(&m->qw, mono_msec());
 		if (WIFSIGNALED(status) || (WIFEXITED(status) &&
-		    WEXITSTATUS(status) != 0)) {
+		    WEXITSTATUS(status) != 0))
 			log_warnx("process %ld ended abnormally (%s %d)",
 			    (long)pid, WIFSIGNALED(status) ? "signal" : "exit",
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
-			/* It may have died inside a transaction. */
-			if (m->q != NULL && !m->recover &&
-			    queue_failchk(m->q) == -1) {
-				m->recover = 1;
-				m->recover_at = 0;
-			}
-		}
 		if (pid == m->runner) {
 			m->runner = 0;
 			m->runner_restart = mono_msec() + 1000;
@@ -500,6 +528,55 @@ reap(struct master *m)
 			m->pickup = 0;
 			m->pickup_restart = mono_msec() + 1000;
 		}
+	}
+}
+
+static void
+start_helper(struct master *m, enum qwatch_kind kind)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork queue helper");
+		return;
+	}
+	if (pid == 0) {
+		child_setup(m);
+		(void)close(m->wake[0]);
+		(void)close(m->wake[1]);
+		log_setident(kind == QWATCH_FAILCHK ? "postern/failchk" :
+		    "postern/checkpoint");
+		qwatch_helper(m->conf->spool_dir, kind);
+	}
+	qwatch_started(&m->qw, kind, pid, mono_msec());
+	kid_add(m, pid, NULL, -1);
+}
+
+/*
+ * Runs failchk or a checkpoint when due, in a helper with a deadline.
+ * A failchk that overruns hangs on what a dead process left inside
+ * Berkeley DB's shared regions: it is killed and the queue recovered.
+ */
+static void
+watch_queue(struct master *m)
+{
+	switch (qwatch_next(&m->qw, mono_msec())) {
+	case QWATCH_START_FAILCHK:
+		start_helper(m, QWATCH_FAILCHK);
+		break;
+	case QWATCH_START_CHECKPOINT:
+		start_helper(m, QWATCH_CHECKPOINT);
+		break;
+	case QWATCH_OVERRUN:
+		log_warnx("queue: %s helper %ld overran its deadline: killed",
+		    m->qw.kind == QWATCH_FAILCHK ? "failchk" : "checkpoint",
+		    (long)m->qw.pid);
+		(void)kill(m->qw.pid, SIGKILL);
+		/* reap() sees the signal and asks for recovery. */
+		m->qw.deadline = mono_msec() + QWATCH_FAILCHK_LIMIT;
+		break;
+	case QWATCH_NONE:
+		break;
 	}
 }
 
@@ -618,6 +695,8 @@ master_loop(struct master *m)
 	for (;;) {
 		if (m->recover && mono_msec() >= m->recover_at)
 			recover_queue(m);
+		if (m->q != NULL && !m->recover)
+			watch_queue(m);
 		if (m->q != NULL && m->runner == 0 &&
 		    mono_msec() >= m->runner_restart)
 			start_runner(m);
@@ -625,7 +704,10 @@ master_loop(struct master *m)
 		    mono_msec() >= m->pickup_restart)
 			start_pickup(m);
 		n = poll_setup(m, &pfd, &cap);
-		timeout = m->runner == 0 || m->pickup == 0 ? 200 : -1;
+		timeout = 200;
+		if (m->q != NULL && !m->recover && m->runner != 0 &&
+		    m->pickup != 0)
+			timeout = (int)qwatch_wait(&m->qw, mono_msec());
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -670,6 +752,23 @@ setup_signals(void)
 	(void)signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Orphans come to us, not to init: a worker whose runner died (it dies
+ * too, PR_SET_PDEATHSIG) is reaped here, and its death sets off a failchk
+ * at once (reap()).  The periodic failchk finds the others.
+ */
+static void
+become_subreaper(void)
+{
+#if defined(__linux__)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		log_warn("prctl PR_SET_CHILD_SUBREAPER");
+#elif defined(__FreeBSD__)
+	if (procctl(P_PID, getpid(), PROC_REAP_ACQUIRE, NULL) == -1)
+		log_warn("procctl PROC_REAP_ACQUIRE");
+#endif
+}
+
 static void
 write_pidfile(const char *path)
 {
@@ -712,6 +811,7 @@ master_main(struct config *conf, int foreground)
 	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	write_pidfile(conf->pidfile);
+	become_subreaper();
 	if (privsep_drop(conf->user, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* Recovery before anything else opens the environment. */
