@@ -19,12 +19,14 @@
 #define QWATCH_FAILCHK_LIMIT	5000	/* a failchk helper's deadline */
 #define QWATCH_CHECKPOINT_MS	60000	/* between two checkpoints */
 #define QWATCH_CHECKPOINT_LIMIT	60000	/* a checkpoint helper's deadline */
+#define QWATCH_RECOVER_LIMIT	120000	/* a recovery's deadline */
 #define QWATCH_EXIT_OK		0
 #define QWATCH_EXIT_RECOVER	3	/* the environment needs recovery */
 
 enum qwatch_kind {
 	QWATCH_FAILCHK = 1,
-	QWATCH_CHECKPOINT
+	QWATCH_CHECKPOINT,
+	QWATCH_RECOVERY		/* with every other process stopped */
 };
 
 enum qwatch_action {

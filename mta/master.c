@@ -59,6 +59,8 @@ struct lsock {
 #define SESSION_REUSE	100
 #define SESSION_IDLE_MS	60000
 #define SESSION_KEEP_MS	250	/* queue handle kept this long when idle */
+#define SHUTDOWN_GRACE_MS	10000	/* SIGTERM to SIGKILL at shutdown */
+#define RECOVER_GRACE_MS	2000	/* the same before a recovery */
 
 struct child {
 	pid_t			 pid;
@@ -79,7 +81,7 @@ struct master {
 	pid_t			 pickup;	/* maildrop.h */
 	int64_t			 pickup_restart;
 	int			 wake[2];
-	struct queue		*q;
+	int			 queue_up;	/* recovered, usable */
 	struct qwatch		 qw;	/* failchk and checkpoint helper */
 	struct server_ctx	 sctx;
 };
@@ -374,7 +376,7 @@ accept_one(struct master *m, const struct lsock *ls)
 		return;
 	}
 	h.listen_idx = (int)(ls->spec - m->conf->listen);
-	if (m->q == NULL) {
+	if (!m->queue_up) {
 		refuse(fd, m->conf, "4.3.0", "Queue recovery in progress, try again later");
 		return;
 	}
@@ -485,7 +487,7 @@ helper_done(struct master *m, int status)
 	enum qwatch_kind kind = m->qw.kind;
 
 	m->qw.pid = 0;
-	if (qwatch_verdict(status) == QWATCH_FINE || m->q == NULL ||
+	if (qwatch_verdict(status) == QWATCH_FINE || !m->queue_up ||
 	    m->recover)
 		return;
 	log_warnx("queue: %s helper ended with %s %d: recovery",
@@ -580,10 +582,11 @@ watch_queue(struct master *m)
 	}
 }
 
+/* SIGTERM, and SIGKILL for those still there after grace_ms. */
 static void
-shutdown_children(struct master *m)
+shutdown_children(struct master *m, int64_t grace_ms)
 {
-	int64_t	 deadline = mono_msec() + 10000;
+	int64_t	 deadline = mono_msec() + grace_ms;
 	size_t	 i;
 
 	for (i = 0; i < m->nkids; i++)
@@ -610,24 +613,56 @@ shutdown_children(struct master *m)
  * had no 250 for their message.  While recovery fails (no space to write
  * the log), connections get 421 and it is tried again.
  */
+/* Recovery in a helper too: it must not hang the master any more than
+ * failchk may.  0 when it completed within its deadline. */
+static int
+run_recovery(struct master *m)
+{
+	int64_t	 deadline;
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork queue recovery");
+		return -1;
+	}
+	if (pid == 0) {
+		child_setup(m);
+		(void)close(m->wake[0]);
+		(void)close(m->wake[1]);
+		log_setident("postern/recover");
+		qwatch_helper(m->conf->spool_dir, QWATCH_RECOVERY);
+	}
+	deadline = mono_msec() + QWATCH_RECOVER_LIMIT;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (mono_msec() >= deadline) {
+			log_warnx("queue: recovery %ld overran its deadline: "
+			    "killed", (long)pid);
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return qwatch_verdict(status) == QWATCH_FINE ? 0 : -1;
+}
+
 static void
 recover_queue(struct master *m)
 {
-	char	 err[512];
-
 	log_warnx("queue: a process died inside the queue: stopping every "
 	    "process to run recovery");
-	shutdown_children(m);
-	if (m->q != NULL)
-		queue_close(m->q);
-	m->q = NULL;
-	if (queue_open(&m->q, m->conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
-	    err, sizeof(err)) == -1) {
-		m->q = NULL;
+	/* Processes waiting on the dead one's locks never end by themselves:
+	 * a short grace.  None of them has a 250 outstanding that is not
+	 * committed; a delivery cut here is made again (a duplicate). */
+	shutdown_children(m, RECOVER_GRACE_MS);
+	m->queue_up = 0;
+	if (run_recovery(m) == -1) {
 		m->recover_at = mono_msec() + 5000;
-		log_warnx("queue: recovery failed: %s; trying again in 5 s", err);
+		log_warnx("queue: recovery failed; trying again in 5 s");
 		return;
 	}
+	m->queue_up = 1;
 	m->recover = 0;
 	log_info("queue: recovery complete, resuming");
 }
@@ -695,17 +730,17 @@ master_loop(struct master *m)
 	for (;;) {
 		if (m->recover && mono_msec() >= m->recover_at)
 			recover_queue(m);
-		if (m->q != NULL && !m->recover)
+		if (m->queue_up && !m->recover)
 			watch_queue(m);
-		if (m->q != NULL && m->runner == 0 &&
+		if (m->queue_up && m->runner == 0 &&
 		    mono_msec() >= m->runner_restart)
 			start_runner(m);
-		if (m->q != NULL && m->pickup == 0 &&
+		if (m->queue_up && m->pickup == 0 &&
 		    mono_msec() >= m->pickup_restart)
 			start_pickup(m);
 		n = poll_setup(m, &pfd, &cap);
 		timeout = 200;
-		if (m->q != NULL && !m->recover && m->runner != 0 &&
+		if (m->queue_up && !m->recover && m->runner != 0 &&
 		    m->pickup != 0)
 			timeout = (int)qwatch_wait(&m->qw, mono_msec());
 		if (poll(pfd, n, timeout) == -1) {
@@ -788,6 +823,7 @@ int
 master_main(struct config *conf, int foreground)
 {
 	struct master	 m;
+	struct queue	*q;
 	char		 err[512];
 
 	memset(&m, 0, sizeof(m));
@@ -815,9 +851,13 @@ master_main(struct config *conf, int foreground)
 	if (privsep_drop(conf->user, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* Recovery before anything else opens the environment. */
-	if (queue_open(&m.q, conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
+	if (queue_open(&q, conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
 	    err, sizeof(err)) == -1)
 		fatalx("queue: %s", err);
+	/* The master keeps no handle: one that a dead process left a mutex
+	 * behind in could hang it; its helpers (qwatch.h) use their own. */
+	queue_close(q);
+	m.queue_up = 1;
 	if (pipe(m.wake) == -1)
 		fatal("pipe");
 	set_nonblock_cloexec(m.wake[0]);
@@ -829,8 +869,7 @@ master_main(struct config *conf, int foreground)
 	    conf->spool_dir);
 	master_loop(&m);
 	log_info("shutting down");
-	shutdown_children(&m);
-	queue_close(m.q);
+	shutdown_children(&m, SHUTDOWN_GRACE_MS);
 	if (conf->pidfile != NULL && *conf->pidfile != '\0')
 		(void)unlink(conf->pidfile);
 	return 0;

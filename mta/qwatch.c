@@ -77,6 +77,15 @@ qwatch_helper(const char *spool_dir, enum qwatch_kind kind)
 	char		 err[512];
 	int		 rc = QWATCH_EXIT_OK;
 
+	if (kind == QWATCH_RECOVERY) {
+		if (queue_open(&q, spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
+		    err, sizeof(err)) == -1) {
+			log_warnx("queue: recovery failed: %s", err);
+			_exit(QWATCH_EXIT_RECOVER);
+		}
+		queue_close(q);
+		_exit(QWATCH_EXIT_OK);
+	}
 	if (queue_open(&q, spool_dir, QUEUE_ENV, err, sizeof(err)) == -1) {
 		log_warnx("queue: failchk cannot join the environment: %s",
 		    err);

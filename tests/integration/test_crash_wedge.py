@@ -27,10 +27,12 @@ import smtplib
 import subprocess
 import time
 
-from crashkit import kill9, ppid_of, wait_gone
+from crashkit import kill9, ppid_of, wait_gone, wait_pid_with_connection
 from harness import make_message, render_conf
 
 RECOVER_WITHIN = 8.0        # seconds from the kill to a new 250
+RECOVER_AFTER_HANG = 20.0   # the same when failchk may hang: its 5 s
+                            # deadline, then a recovery
 DELIVER_WITHIN = 30.0
 SESSION_TIMEOUT = 3         # seconds one probe waits for a reply
 STOP_RE = r"test_crash_point %s: pid (\d+) stops"
@@ -247,6 +249,68 @@ def test_kill_worker_after_its_runner(env):
     assert wait_delivered(mx, ["wedge-worker-before",
                                "wedge-worker-after"]), \
         "%r\n%s" % (subjects_at(mx), p.diagnostics())
+
+
+def test_kill_lock_waiter_then_holder(env):
+    """A session child killed while it waits for a lock (behind a
+    postern flush stopped inside its transaction), then the flush killed
+    too.  failchk can hang on what a killed waiter leaves behind; it runs
+    in a helper with a deadline, so the daemon still recovers by itself
+    (a recovery may be part of it: RECOVER_AFTER_HANG)."""
+    p, mx, rcpt = start(env, mx_kw={"data_reply": DeferFirst()})
+    master = p.pid
+    deferred_message(p, mx, rcpt, "wedge-waiter-before")
+    conf_path = crash_conf(p, "txn-flush")
+    flush = subprocess.Popen([p.binary, "-c", conf_path, "flush"],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    s = None
+    try:
+        assert stopped_pid_stderr(flush, "txn-flush") == flush.pid
+        s = smtplib.SMTP(p.addr, p.port, timeout=20)
+        s.ehlo("waiter.client.test")
+        s.mail("wedge@client.test")
+        s.rcpt(rcpt)
+        s.putcmd("DATA")
+        assert s.getreply()[0] == 354
+        s.send(make_message("wedge-waiter-killed", to=rcpt) + b".\r\n")
+        waiter = wait_pid_with_connection(
+            p, local=(p.addr, p.port), remote=s.sock.getsockname())
+        # It reached the queue and waits: no reply comes.
+        s.sock.settimeout(1.0)
+        try:
+            got = s.sock.recv(512)
+        except OSError:
+            got = b""
+        assert got == b"", got
+        kill9(waiter)
+        assert wait_gone(waiter)
+        kill9(flush.pid)
+        kill_at = time.monotonic()
+        flush.wait(timeout=10)
+    finally:
+        if s is not None:
+            s.close()
+        if flush.poll() is None:
+            flush.kill()
+            flush.wait(timeout=10)
+    took = None
+    deadline = time.monotonic() + RECOVER_AFTER_HANG
+    while took is None and time.monotonic() < deadline:
+        took = accepted_again(p, rcpt, "wedge-waiter-after")
+    assert took is not None, p.diagnostics()
+    assert p.running() and p.pid == master, "the daemon was restarted"
+    print("250 again %.2fs after the kill; recovery: %s" % (
+        time.monotonic() - kill_at,
+        bool(p.grep_log(r"recovery complete"))))
+    for m in p.grep_log(r"helper|overran|recovery|stopping every"):
+        print("  " + m.string)
+    p.flush()
+    assert wait_delivered(mx, ["wedge-waiter-before", "wedge-waiter-after"]), \
+        p.diagnostics()
+    time.sleep(1.0)
+    assert "wedge-waiter-killed" not in subjects_at(mx)
 
 
 def read_reply(f):
