@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #if defined(__FreeBSD__)
 #include <sys/param.h>
+#include <sys/proc.h>
 #include <sys/sysctl.h>
 #include <sys/user.h>
 #endif
