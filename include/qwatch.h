@@ -61,8 +61,15 @@ void	qwatch_started(struct qwatch *, enum qwatch_kind, pid_t, int64_t now);
 /* Pure: what a helper's wait status means. */
 enum qwatch_verdict qwatch_verdict(int status);
 
-/* The helper's body, after fork(): joins the environment, runs kind,
- * exits QWATCH_EXIT_OK or QWATCH_EXIT_RECOVER. */
-_Noreturn void qwatch_helper(const char *spool_dir, enum qwatch_kind);
+/* Forks the helper of kind: setup(arg) first in the child (it closes
+ * what the caller's children must not hold), then it joins the queue,
+ * runs kind and exits QWATCH_EXIT_OK or QWATCH_EXIT_RECOVER.  The pid,
+ * or -1 (logged). */
+pid_t	qwatch_spawn(const char *spool_dir, enum qwatch_kind,
+	    void (*setup)(void *), void *arg);
+/* Recovery (every other process stopped) in a helper, waited for here
+ * within QWATCH_RECOVER_LIMIT (killed past it).  0, or -1 (logged). */
+int	qwatch_recover(const char *spool_dir, void (*setup)(void *),
+	    void *arg);
 
 #endif

@@ -533,23 +533,25 @@ reap(struct master *m)
 	}
 }
 
+/* In a helper, before it joins the queue: none of the master's handles. */
+static void
+helper_setup(void *arg)
+{
+	struct master	*m = arg;
+
+	child_setup(m);
+	(void)close(m->wake[0]);
+	(void)close(m->wake[1]);
+}
+
 static void
 start_helper(struct master *m, enum qwatch_kind kind)
 {
 	pid_t	 pid;
 
-	if ((pid = fork()) == -1) {
-		log_warn("fork queue helper");
+	if ((pid = qwatch_spawn(m->conf->spool_dir, kind, helper_setup,
+	    m)) == -1)
 		return;
-	}
-	if (pid == 0) {
-		child_setup(m);
-		(void)close(m->wake[0]);
-		(void)close(m->wake[1]);
-		log_setident(kind == QWATCH_FAILCHK ? "postern/failchk" :
-		    "postern/checkpoint");
-		qwatch_helper(m->conf->spool_dir, kind);
-	}
 	qwatch_started(&m->qw, kind, pid, mono_msec());
 	kid_add(m, pid, NULL, -1);
 }
@@ -613,40 +615,6 @@ shutdown_children(struct master *m, int64_t grace_ms)
  * had no 250 for their message.  While recovery fails (no space to write
  * the log), connections get 421 and it is tried again.
  */
-/* Recovery in a helper too: it must not hang the master any more than
- * failchk may.  0 when it completed within its deadline. */
-static int
-run_recovery(struct master *m)
-{
-	int64_t	 deadline;
-	pid_t	 pid;
-	int	 status;
-
-	if ((pid = fork()) == -1) {
-		log_warn("fork queue recovery");
-		return -1;
-	}
-	if (pid == 0) {
-		child_setup(m);
-		(void)close(m->wake[0]);
-		(void)close(m->wake[1]);
-		log_setident("postern/recover");
-		qwatch_helper(m->conf->spool_dir, QWATCH_RECOVERY);
-	}
-	deadline = mono_msec() + QWATCH_RECOVER_LIMIT;
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (mono_msec() >= deadline) {
-			log_warnx("queue: recovery %ld overran its deadline: "
-			    "killed", (long)pid);
-			(void)kill(pid, SIGKILL);
-			(void)waitpid(pid, &status, 0);
-			return -1;
-		}
-		usleep(20000);
-	}
-	return qwatch_verdict(status) == QWATCH_FINE ? 0 : -1;
-}
-
 static void
 recover_queue(struct master *m)
 {
@@ -657,7 +625,9 @@ recover_queue(struct master *m)
 	 * committed; a delivery cut here is made again (a duplicate). */
 	shutdown_children(m, RECOVER_GRACE_MS);
 	m->queue_up = 0;
-	if (run_recovery(m) == -1) {
+	/* In a helper too: it must not hang the master any more than
+	 * failchk may. */
+	if (qwatch_recover(m->conf->spool_dir, helper_setup, m) == -1) {
 		m->recover_at = mono_msec() + 5000;
 		log_warnx("queue: recovery failed; trying again in 5 s");
 		return;

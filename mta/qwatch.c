@@ -5,11 +5,13 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <signal.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "queue.h"
+#include "util.h"
 #include "qwatch.h"
 
 enum qwatch_action
@@ -70,8 +72,8 @@ qwatch_verdict(int status)
 	return QWATCH_RECOVER;
 }
 
-_Noreturn void
-qwatch_helper(const char *spool_dir, enum qwatch_kind kind)
+static _Noreturn void
+helper(const char *spool_dir, enum qwatch_kind kind)
 {
 	struct queue	*q;
 	char		 err[512];
@@ -98,4 +100,57 @@ qwatch_helper(const char *spool_dir, enum qwatch_kind kind)
 		log_warnx("queue: checkpoint failed");
 	queue_close(q);
 	_exit(rc);
+}
+
+static const char *
+helper_ident(enum qwatch_kind kind)
+{
+	switch (kind) {
+	case QWATCH_FAILCHK:
+		return "postern/failchk";
+	case QWATCH_CHECKPOINT:
+		return "postern/checkpoint";
+	default:
+		return "postern/recover";
+	}
+}
+
+pid_t
+qwatch_spawn(const char *spool_dir, enum qwatch_kind kind,
+    void (*setup)(void *), void *arg)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork %s", helper_ident(kind));
+		return -1;
+	}
+	if (pid == 0) {
+		setup(arg);
+		log_setident(helper_ident(kind));
+		helper(spool_dir, kind);
+	}
+	return pid;
+}
+
+int
+qwatch_recover(const char *spool_dir, void (*setup)(void *), void *arg)
+{
+	int64_t	 deadline = mono_msec() + QWATCH_RECOVER_LIMIT;
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = qwatch_spawn(spool_dir, QWATCH_RECOVERY, setup, arg)) == -1)
+		return -1;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (mono_msec() >= deadline) {
+			log_warnx("queue: recovery %ld overran its deadline: "
+			    "killed", (long)pid);
+			(void)kill(pid, SIGKILL);
+			(void)waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+	return qwatch_verdict(status) == QWATCH_FINE ? 0 : -1;
 }
