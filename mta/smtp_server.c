@@ -555,7 +555,7 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 		if (errno == ENOSPC)
 			reply(s, "452 4.3.1 Insufficient system storage");
 		else if (errno == EAGAIN)
-			reply(s, "451 4.3.0 Queue busy (recovery in progress), "
+			reply(s, "451 4.3.0 Queue busy, "
 			    "try again later");
 		else
 			reply(s, "451 4.3.0 Temporary queue failure");

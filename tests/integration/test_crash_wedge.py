@@ -9,7 +9,12 @@ from outside:
   - postern queue, in the middle of its listing (read locks);
   - a delivery worker, after its runner was killed;
   - the session child of a root sendmail -bs, inside the DATA
-    transaction (the dialogue sent line by line, each reply awaited).
+    transaction (the dialogue sent line by line, each reply awaited);
+  - a session killed while it waits for a lock, then the holder (failchk
+    can hang there: its helper's deadline and a recovery end it).
+
+And a holder that stays alive: the receiver behind it answers 451 4.3.0
+within the lock time-out instead of waiting.
 
 In each case the running daemon, without a restart, accepts new mail
 with 250 at its SMTP port within RECOVER_WITHIN seconds, and every
@@ -31,6 +36,7 @@ from crashkit import kill9, ppid_of, wait_gone, wait_pid_with_connection
 from harness import make_message, render_conf
 
 RECOVER_WITHIN = 8.0        # seconds from the kill to a new 250
+LOCK_TIMEOUT = 10.0         # QUEUE_LOCK_TIMEOUT in queue/qdb.h
 RECOVER_AFTER_HANG = 20.0   # the same when failchk may hang: its 5 s
                             # deadline, then a recovery
 DELIVER_WITHIN = 30.0
@@ -311,6 +317,50 @@ def test_kill_lock_waiter_then_holder(env):
         p.diagnostics()
     time.sleep(1.0)
     assert "wedge-waiter-killed" not in subjects_at(mx)
+
+
+def test_live_lock_holder_gets_451_not_a_wait(env):
+    """A postern flush that stops inside its transaction but does not die
+    (failchk cannot free a live process's locks): the receiver waiting
+    behind it answers 451 4.3.0 within the lock time-out, never a 250 for
+    mail it could not commit, and never hangs; once the flush is killed,
+    mail is accepted again."""
+    p, mx, rcpt = start(env, mx_kw={"data_reply": DeferFirst()})
+    master = p.pid
+    deferred_message(p, mx, rcpt, "wedge-live-before")
+    conf_path = crash_conf(p, "txn-flush")
+    flush = subprocess.Popen([p.binary, "-c", conf_path, "flush"],
+                             stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    s = None
+    try:
+        assert stopped_pid_stderr(flush, "txn-flush") == flush.pid
+        t0 = time.monotonic()
+        s = smtplib.SMTP(p.addr, p.port, timeout=LOCK_TIMEOUT + 10)
+        s.ehlo("live.client.test")
+        s.mail("wedge@client.test")
+        s.rcpt(rcpt)
+        code, text = s.data(make_message("wedge-live-refused", to=rcpt))
+        took = time.monotonic() - t0
+        print("reply after %.2fs: %d %s" % (took, code, text))
+        assert code == 451 and text.startswith(b"4.3.0"), (code, text)
+        assert took <= LOCK_TIMEOUT + 5
+        kill9(flush.pid)
+        kill_at = time.monotonic()
+        flush.wait(timeout=10)
+    finally:
+        if s is not None:
+            s.close()
+        if flush.poll() is None:
+            flush.kill()
+            flush.wait(timeout=10)
+    check_recovered(p, master, rcpt, "wedge-live-after", kill_at)
+    p.flush()
+    assert wait_delivered(mx, ["wedge-live-before", "wedge-live-after"]), \
+        p.diagnostics()
+    time.sleep(1.0)
+    assert "wedge-live-refused" not in subjects_at(mx)
 
 
 def read_reply(f):
