@@ -149,7 +149,7 @@ FUZZ_BASE=	mta/log.c mta/util.c mta/compat.c
 FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 		tests/fuzz/bin/fuzz_qrecord tests/fuzz/bin/fuzz_config \
 		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases \
-		tests/fuzz/bin/fuzz_hopcount
+		tests/fuzz/bin/fuzz_hopcount tests/fuzz/bin/fuzz_qfail
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -174,6 +174,10 @@ tests/fuzz/bin/fuzz_aliases: tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE
 tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE)
+
+tests/fuzz/bin/fuzz_qfail: tests/fuzz/fuzz_qfail.c queue/qfail.c $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_qfail.c queue/qfail.c
 
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
