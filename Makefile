@@ -38,7 +38,7 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
-		queue/qid.o queue/retry.o
+		queue/qid.o queue/retry.o queue/qfail.o
 POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o policy/mx.o \
 		policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
@@ -51,7 +51,8 @@ MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_pars
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
 		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o \
-		mta/local_include.o mta/local_child.o
+		mta/local_include.o mta/local_child.o \
+		mta/qwatch.o
 OBJS=		$(BASE_OBJS) $(QUEUE_OBJS) $(POLICY_OBJS) $(MTA_OBJS)
 HDRS=		include/*.h queue/qdb.h
 
@@ -71,7 +72,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
 		tests/unit/test_dns_option tests/unit/test_rcpt_local \
 		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp \
-		tests/unit/test_local_include tests/unit/test_local_child
+		tests/unit/test_local_include tests/unit/test_local_child \
+		tests/unit/test_qwatch
 
 .SUFFIXES: .c .o
 .c.o:
@@ -138,6 +140,8 @@ tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns
 tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
+tests/unit/test_qwatch: tests/unit/test_qwatch.c mta/qwatch.o $(BASE_OBJS) $(QUEUE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qwatch.c mta/qwatch.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_dlimit: tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dtable: tests/unit/test_dtable.c policy/dtable.o $(BASE_OBJS)
@@ -189,7 +193,8 @@ FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 		tests/fuzz/bin/fuzz_mta_sts tests/fuzz/bin/fuzz_aliases \
 		tests/fuzz/bin/fuzz_hopcount tests/fuzz/bin/fuzz_dns_option \
 		tests/fuzz/bin/fuzz_rcpt_local \
-		tests/fuzz/bin/fuzz_sendmail_prepare
+		tests/fuzz/bin/fuzz_sendmail_prepare \
+		tests/fuzz/bin/fuzz_qfail
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -223,6 +228,10 @@ tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mt
 tests/fuzz/bin/fuzz_sendmail_prepare: tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE)
+
+tests/fuzz/bin/fuzz_qfail: tests/fuzz/fuzz_qfail.c queue/qfail.c $(HDRS)
+	mkdir -p tests/fuzz/bin
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_qfail.c queue/qfail.c
 
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)

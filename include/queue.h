@@ -26,6 +26,7 @@
 #define QUEUE_RECOVER	0x02	/* run recovery: the master, before forking */
 #define QUEUE_RDONLY	0x04	/* listing only */
 #define QUEUE_SUBMIT	0x08	/* queue_submit only: the message tables */
+#define QUEUE_ENV	0x10	/* the environment only: failchk, checkpoint */
 
 /* message flags */
 #define QMSG_8BITMIME	0x0001
@@ -115,8 +116,10 @@ int	queue_open(struct queue **, const char *spool_dir, unsigned flags,
 	    char *err, size_t errlen);
 void	queue_close(struct queue *);
 
-/* Master, after a child died abnormally: release what it held
- * (DB_ENV->failchk).  0, or -1: the environment needs recovery. */
+/* Releases what dead processes held (DB_ENV->failchk; a zombie is dead)
+ * and refuses lock waits past their time-out.  0, or -1: the environment
+ * needs recovery.  May hang on a damaged environment: run it in a child
+ * with a deadline (master.c). */
 int	queue_failchk(struct queue *);
 /* Checkpoint and remove logs no longer needed; cheap when idle. */
 int	queue_checkpoint(struct queue *);
@@ -177,6 +180,12 @@ int	queue_kv_del(struct queue *, const char *table, const char *key);
  * transaction, reported after it) until fn returns non-zero.  0 or -1. */
 int	queue_kv_walk(struct queue *, const char *table,
 	    int (*fn)(void *, const char *key, const char *val, size_t len),
+	    void *arg);
+
+/* Testing (the test_crash_point knob, crashpoint.h): fn(arg, op) is called
+ * inside the transaction of op, its locks held, for op "submit", "update",
+ * "flush", "hold" (hold and release) and "walk" (listing). */
+void	queue_set_point(struct queue *, void (*fn)(void *, const char *),
 	    void *arg);
 
 /* Fresh id from the clock; exposed for tests. */

@@ -12,6 +12,7 @@
 #include "compat.h"
 #include "config.h"
 #include "control.h"
+#include "crashpoint.h"
 #include "deliver.h"
 #include "dns_anchor.h"
 #include "dtable.h"
@@ -389,6 +390,7 @@ control_main(const struct config *conf, int argc, char **argv)
 		fprintf(stderr, "postern: queue %s: %s\n", conf->spool_dir, err);
 		return EX_TEMPFAIL;
 	}
+	crash_point_queue(conf, q);
 	if (strcmp(cmd, "status") == 0)
 		status = cmd_status(conf, q);
 	else if (rdonly)

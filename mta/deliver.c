@@ -1117,6 +1117,7 @@ job_setup(struct djob *dj, const struct config *conf,
 		log_warnx("deliver %s: queue: %s", job->dest, err);
 		return -1;
 	}
+	crash_point_queue(conf, dj->q);
 	/* Resolver and TLS context are made here, after fork(). */
 	if ((dj->dns = dns_new(conf, err, sizeof(err))) == NULL)
 		log_warnx("deliver %s: resolver: %s", job->dest, err);

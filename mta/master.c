@@ -7,6 +7,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#elif defined(__FreeBSD__)
+#include <sys/procctl.h>
+#endif
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -31,6 +36,7 @@
 #include "master.h"
 #include "privsep.h"
 #include "queue.h"
+#include "qwatch.h"
 #include "runner.h"
 #include "smtp_server.h"
 #include "tls.h"
@@ -52,6 +58,8 @@ struct lsock {
  */
 #define SESSION_IDLE_MS	60000
 #define SESSION_KEEP_MS	250	/* queue handle kept this long when idle */
+#define SHUTDOWN_GRACE_MS	10000	/* SIGTERM to SIGKILL at shutdown */
+#define RECOVER_GRACE_MS	2000	/* the same before a recovery */
 
 struct child {
 	pid_t			 pid;
@@ -72,7 +80,8 @@ struct master {
 	pid_t			 pickup;	/* maildrop.h */
 	int64_t			 pickup_restart;
 	int			 wake[2];
-	struct queue		*q;
+	int			 queue_up;	/* recovered, usable */
+	struct qwatch		 qw;	/* failchk and checkpoint helper */
 	struct server_ctx	 sctx;
 };
 
@@ -366,7 +375,7 @@ accept_one(struct master *m, const struct lsock *ls)
 		return;
 	}
 	h.listen_idx = (int)(ls->spec - m->conf->listen);
-	if (m->q == NULL) {
+	if (!m->queue_up) {
 		refuse(fd, m->conf, "4.3.0", "Queue recovery in progress, try again later");
 		return;
 	}
@@ -471,6 +480,29 @@ session_child(struct master *m, int ctl, int fd, struct handoff *h)
 	_exit(0);
 }
 
+/* The failchk or checkpoint helper ended (qwatch.h). */
+static void
+helper_done(struct master *m, int status)
+{
+	enum qwatch_kind kind = m->qw.kind;
+
+	m->qw.pid = 0;
+	if (qwatch_verdict(status) == QWATCH_FINE || !m->queue_up ||
+	    m->recover)
+		return;
+	log_warnx("queue: %s helper ended with %s %d: recovery",
+	    kind == QWATCH_FAILCHK ? "failchk" : "checkpoint",
+	    WIFSIGNALED(status) ? "signal" : "exit",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	m->recover = 1;
+	m->recover_at = 0;
+}
+
+/*
+ * Every child, and as a subreaper every orphaned descendant (a worker
+ * whose runner died), is reaped here.  Any of them may have died inside
+ * a queue transaction, so each death asks for a failchk at once.
+ */
 static void
 reap(struct master *m)
 {
@@ -479,19 +511,17 @@ reap(struct master *m)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		kid_remove(m, pid);
+		if (pid == m->qw.pid) {
+			helper_done(m, status);
+			continue;
+		}
+		qwatch_soon(&m->qw, mono_msec());
 		if (WIFSIGNALED(status) || (WIFEXITED(status) &&
-		    WEXITSTATUS(status) != 0)) {
+		    WEXITSTATUS(status) != 0))
 			log_warnx("process %ld ended abnormally (%s %d)",
 			    (long)pid, WIFSIGNALED(status) ? "signal" : "exit",
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
-			/* It may have died inside a transaction. */
-			if (m->q != NULL && !m->recover &&
-			    queue_failchk(m->q) == -1) {
-				m->recover = 1;
-				m->recover_at = 0;
-			}
-		}
 		if (pid == m->runner) {
 			m->runner = 0;
 			m->runner_restart = mono_msec() + 1000;
@@ -503,10 +533,62 @@ reap(struct master *m)
 	}
 }
 
+/* In a helper, before it joins the queue: none of the master's handles. */
 static void
-shutdown_children(struct master *m)
+helper_setup(void *arg)
 {
-	int64_t	 deadline = mono_msec() + 10000;
+	struct master	*m = arg;
+
+	child_setup(m);
+	(void)close(m->wake[0]);
+	(void)close(m->wake[1]);
+}
+
+static void
+start_helper(struct master *m, enum qwatch_kind kind)
+{
+	pid_t	 pid;
+
+	if ((pid = qwatch_spawn(m->conf->spool_dir, kind, helper_setup,
+	    m)) == -1)
+		return;
+	qwatch_started(&m->qw, kind, pid, mono_msec());
+	kid_add(m, pid, NULL, -1);
+}
+
+/*
+ * Runs failchk or a checkpoint when due, in a helper with a deadline.
+ * A failchk that overruns hangs on what a dead process left inside
+ * Berkeley DB's shared regions: it is killed and the queue recovered.
+ */
+static void
+watch_queue(struct master *m)
+{
+	switch (qwatch_next(&m->qw, mono_msec())) {
+	case QWATCH_START_FAILCHK:
+		start_helper(m, QWATCH_FAILCHK);
+		break;
+	case QWATCH_START_CHECKPOINT:
+		start_helper(m, QWATCH_CHECKPOINT);
+		break;
+	case QWATCH_OVERRUN:
+		log_warnx("queue: %s helper %ld overran its deadline: killed",
+		    m->qw.kind == QWATCH_FAILCHK ? "failchk" : "checkpoint",
+		    (long)m->qw.pid);
+		(void)kill(m->qw.pid, SIGKILL);
+		/* reap() sees the signal and asks for recovery. */
+		m->qw.deadline = mono_msec() + QWATCH_FAILCHK_LIMIT;
+		break;
+	case QWATCH_NONE:
+		break;
+	}
+}
+
+/* SIGTERM, and SIGKILL for those still there after grace_ms. */
+static void
+shutdown_children(struct master *m, int64_t grace_ms)
+{
+	int64_t	 deadline = mono_msec() + grace_ms;
 	size_t	 i;
 
 	for (i = 0; i < m->nkids; i++)
@@ -536,21 +618,21 @@ shutdown_children(struct master *m)
 static void
 recover_queue(struct master *m)
 {
-	char	 err[512];
-
 	log_warnx("queue: a process died inside the queue: stopping every "
 	    "process to run recovery");
-	shutdown_children(m);
-	if (m->q != NULL)
-		queue_close(m->q);
-	m->q = NULL;
-	if (queue_open(&m->q, m->conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
-	    err, sizeof(err)) == -1) {
-		m->q = NULL;
+	/* Processes waiting on the dead one's locks never end by themselves:
+	 * a short grace.  None of them has a 250 outstanding that is not
+	 * committed; a delivery cut here is made again (a duplicate). */
+	shutdown_children(m, RECOVER_GRACE_MS);
+	m->queue_up = 0;
+	/* In a helper too: it must not hang the master any more than
+	 * failchk may. */
+	if (qwatch_recover(m->conf->spool_dir, helper_setup, m) == -1) {
 		m->recover_at = mono_msec() + 5000;
-		log_warnx("queue: recovery failed: %s; trying again in 5 s", err);
+		log_warnx("queue: recovery failed; trying again in 5 s");
 		return;
 	}
+	m->queue_up = 1;
 	m->recover = 0;
 	log_info("queue: recovery complete, resuming");
 }
@@ -618,14 +700,19 @@ master_loop(struct master *m)
 	for (;;) {
 		if (m->recover && mono_msec() >= m->recover_at)
 			recover_queue(m);
-		if (m->q != NULL && m->runner == 0 &&
+		if (m->queue_up && !m->recover)
+			watch_queue(m);
+		if (m->queue_up && m->runner == 0 &&
 		    mono_msec() >= m->runner_restart)
 			start_runner(m);
-		if (m->q != NULL && m->pickup == 0 &&
+		if (m->queue_up && m->pickup == 0 &&
 		    mono_msec() >= m->pickup_restart)
 			start_pickup(m);
 		n = poll_setup(m, &pfd, &cap);
-		timeout = m->runner == 0 || m->pickup == 0 ? 200 : -1;
+		timeout = 200;
+		if (m->queue_up && !m->recover && m->runner != 0 &&
+		    m->pickup != 0)
+			timeout = (int)qwatch_wait(&m->qw, mono_msec());
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -670,6 +757,23 @@ setup_signals(void)
 	(void)signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Orphans come to us, not to init: a worker whose runner died (it dies
+ * too, PR_SET_PDEATHSIG) is reaped here, and its death sets off a failchk
+ * at once (reap()).  The periodic failchk finds the others.
+ */
+static void
+become_subreaper(void)
+{
+#if defined(__linux__)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		log_warn("prctl PR_SET_CHILD_SUBREAPER");
+#elif defined(__FreeBSD__)
+	if (procctl(P_PID, getpid(), PROC_REAP_ACQUIRE, NULL) == -1)
+		log_warn("procctl PROC_REAP_ACQUIRE");
+#endif
+}
+
 static void
 write_pidfile(const char *path)
 {
@@ -689,6 +793,7 @@ int
 master_main(struct config *conf, int foreground)
 {
 	struct master	 m;
+	struct queue	*q;
 	char		 err[512];
 
 	memset(&m, 0, sizeof(m));
@@ -712,12 +817,17 @@ master_main(struct config *conf, int foreground)
 	if (!foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	write_pidfile(conf->pidfile);
+	become_subreaper();
 	if (privsep_drop(conf->user, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	/* Recovery before anything else opens the environment. */
-	if (queue_open(&m.q, conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
+	if (queue_open(&q, conf->spool_dir, QUEUE_CREATE | QUEUE_RECOVER,
 	    err, sizeof(err)) == -1)
 		fatalx("queue: %s", err);
+	/* The master keeps no handle: one that a dead process left a mutex
+	 * behind in could hang it; its helpers (qwatch.h) use their own. */
+	queue_close(q);
+	m.queue_up = 1;
 	if (pipe(m.wake) == -1)
 		fatal("pipe");
 	set_nonblock_cloexec(m.wake[0]);
@@ -729,8 +839,7 @@ master_main(struct config *conf, int foreground)
 	    conf->spool_dir);
 	master_loop(&m);
 	log_info("shutting down");
-	shutdown_children(&m);
-	queue_close(m.q);
+	shutdown_children(&m, SHUTDOWN_GRACE_MS);
 	if (conf->pidfile != NULL && *conf->pidfile != '\0')
 		(void)unlink(conf->pidfile);
 	SSL_CTX_free(m.sctx.tls);

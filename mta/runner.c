@@ -9,8 +9,10 @@
  *
  * Nothing is lost when a worker dies: its recipients were never retired,
  * so they are due again at their unchanged next attempt; the runner only
- * pauses them briefly so a crashing batch cannot spin, and releases the
- * locks the worker held (DB_ENV->failchk, through queue_failchk).
+ * pauses them briefly so a crashing batch cannot spin.  The locks a
+ * dead worker held are released by the master's failchk (qwatch.h), in
+ * a helper with a deadline: failchk here could hang the runner.
+ * Checkpoints are the master's too, so they go on while no runner runs.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -48,7 +50,7 @@
 
 #define RUNNER_DUE_MAX		10000	/* schedule entries read per pass */
 #define RUNNER_BUCKETS		1024	/* in-flight hash, power of two */
-#define RUNNER_CHECKPOINT	60	/* seconds between checkpoints */
+#define RUNNER_PRUNE		60	/* seconds between throttle prunes */
 #define RUNNER_TABLE_RETRY	60	/* seconds between loads of a broken
 					 * table */
 #define RUNNER_BUSY_WAIT	2	/* seconds between passes while the due
@@ -107,7 +109,7 @@ struct runner {
 	size_t			 running;
 	int			 stopping;
 	int			 blocked;	/* due work left behind */
-	int64_t			 next_checkpoint;
+	int64_t			 next_prune;
 	struct tls_table	 tls_table;	/* inherited by workers */
 	struct dtable		 transport;	/* transport_table */
 	struct dtable		 limits;	/* destination_limits */
@@ -622,9 +624,7 @@ worker_done(struct runner *r, struct worker *w, int status)
 		for (i = 0; i < w->nitems; i++)
 			inflight_pause(r, w->items[i].qid, w->items[i].idx,
 			    until);
-		/* A worker killed mid-transaction leaves locks behind. */
-		if (WIFSIGNALED(status) && queue_failchk(r->q) == -1)
-			fatalx("runner: queue environment needs recovery");
+		/* Locks it may have left: the master's failchk (qwatch.h). */
 	}
 	r->running--;
 	worker_clear(w);
@@ -962,8 +962,8 @@ next_wait(struct runner *r, int64_t now, int64_t paused_until)
 	/* A throttle ends: its next hop goes on without waiting. */
 	if (r->throttle_next > 0 && r->throttle_next - now < t)
 		t = r->throttle_next - now;
-	if (r->next_checkpoint - now < t)
-		t = r->next_checkpoint - now;
+	if (r->next_prune - now < t)
+		t = r->next_prune - now;
 	return t < 1 ? 1 : t;
 }
 
@@ -1267,17 +1267,15 @@ runner_main(const struct config *conf, int wake_fd)
 	set_nonblock(wake_fd);
 	if (queue_open(&r.q, conf->spool_dir, 0, err, sizeof(err)) == -1)
 		fatalx("runner: queue: %s", err);
-	r.next_checkpoint = (int64_t)time(NULL) + RUNNER_CHECKPOINT;
+	r.next_prune = (int64_t)time(NULL) + RUNNER_PRUNE;
 	runner_tables(&r, 1);
 	log_info("runner: started, %zu worker(s) at most", r.nslots);
 	while (!r.stopping) {
 		reap(&r);
 		now = (int64_t)time(NULL);
-		if (now >= r.next_checkpoint) {
-			if (queue_checkpoint(r.q) == -1)
-				log_warnx("runner: checkpoint failed");
+		if (now >= r.next_prune) {
 			dstate_prune(&r, now);
-			r.next_checkpoint = now + RUNNER_CHECKPOINT;
+			r.next_prune = now + RUNNER_PRUNE;
 		}
 		if (r.tables_bad && now >= r.tables_retry)
 			runner_tables(&r, 0);

@@ -580,6 +580,7 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 		reply(s, "451 4.3.0 Temporary queue failure");
 		return;
 	}
+	crash_point_queue(s->conf, proc_q);
 	memset(&m, 0, sizeof(m));
 	(void)strlcpy(m.qid, qid, sizeof(m.qid));
 	m.arrival = (int64_t)time(NULL);
@@ -600,8 +601,14 @@ data_queue_guarded(struct session *s, const char *qid, struct buf *body)
 	qn.bodylen = body->len;
 	crash_point(s->conf, "smtpd-before-commit");
 	if (queue_submit(proc_q, &qn, got) == -1) {
+		/* EAGAIN: a lock not granted in time, most likely held by
+		 * a dead process that the master's failchk is releasing
+		 * (qwatch.h).  Nothing is committed: the client sends again. */
 		if (errno == ENOSPC)
 			reply(s, "452 4.3.1 Insufficient system storage");
+		else if (errno == EAGAIN)
+			reply(s, "451 4.3.0 Queue busy, "
+			    "try again later");
 		else
 			reply(s, "451 4.3.0 Temporary queue failure");
 		log_warn("queue submit from [%s]", s->ip);

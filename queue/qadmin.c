@@ -224,7 +224,8 @@ tx_flush(struct queue *q, DB_TXN *t, void *arg)
 			continue;
 		if ((ret = tx_flush_one(q, t, c, qid, idx, a->now)) != 0)
 			break;
-		a->moved++;
+		if (a->moved++ == 0)
+			q_point(q, "flush");
 	}
 	(void)c->close(c);
 	if (ret == DB_NOTFOUND) {
@@ -331,6 +332,8 @@ tx_hold(struct queue *q, DB_TXN *t, void *arg)
 	while ((ret = tx_rcpt_next(q, t, a->qid, &idx, &rc)) == 0) {
 		ret = hold_one(q, t, a, &rc);
 		queue_rcpt_free(&rc);
+		if (ret == 0 && idx == 0)
+			q_point(q, "hold");
 		if (ret != 0 || idx == UINT32_MAX)
 			break;
 		idx++;

@@ -21,6 +21,11 @@
 #define QUEUE_THREADS		4096	/* processes with the env open */
 #define QUEUE_LOCKS		50000
 #define QUEUE_TXN_RETRIES	50	/* deadlock victims retry this often */
+/* The backstop behind failchk (docs/queue.md, "A process that dies"):
+ * a lock wait or a transaction that lasts this long fails with
+ * DB_LOCK_NOTGRANTED (a 451 to a client), never a wait without end. */
+#define QUEUE_LOCK_TIMEOUT	(10 * 1000000)	/* microseconds */
+#define QUEUE_TXN_TIMEOUT	(30 * 1000000)
 #define QUEUE_QID_TRIES		16	/* fresh ids after a collision */
 #define QUEUE_BATCH		256	/* entries read per transaction */
 #define QE_CORRUPT		(-1000)	/* internal: a record failed to decode */
@@ -44,6 +49,8 @@ struct queue {
 	struct buf	 key;	/* key being built */
 	char		 bad_qid[QID_LEN + 1];	/* to move aside */
 	char		 home[1024];	/* spool_dir/db */
+	void		(*point)(void *, const char *);	/* testing */
+	void		*point_arg;
 };
 
 typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);
@@ -52,6 +59,7 @@ typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);
 void	 q_dbt(DBT *, const void *, size_t);
 int64_t	 q_now(void);
 int	 q_fail(const char *, int);
+void	 q_point(struct queue *, const char *);
 /* q_txn() write modes: reading only, durable before return, or written
  * to the operating system only (see queue.c: outcomes without a DSN). */
 #define Q_READ		0

@@ -430,6 +430,8 @@ tx_walk(struct queue *q, DB_TXN *t, void *arg)
 		a->rc[a->n++].idx = idx;
 	}
 	(void)c->close(c);
+	if (ret == DB_NOTFOUND || ret == 0)
+		q_point(q, "walk");
 	return ret == DB_NOTFOUND ? 0 : ret;
 }
 

@@ -40,6 +40,7 @@
 #include "compat.h"
 #include "log.h"
 #include "qdb.h"
+#include "qfail.h"
 #include "qrecord.h"
 #include "queue.h"
 #include "util.h"
@@ -88,7 +89,7 @@ q_fail(const char *what, int ret)
 	if (ret > 0)
 		errno = ret;
 	else if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED)
-		errno = EAGAIN;
+		errno = EAGAIN;	/* busy or timed out: try again later */
 	else if (ret == DB_NOTFOUND)
 		errno = ENOENT;
 	else
@@ -96,9 +97,29 @@ q_fail(const char *what, int ret)
 	return -1;
 }
 
+/* The testing hook (queue_set_point): called inside a transaction, with
+ * its locks held, where a crash test stops or kills the process. */
+void
+q_point(struct queue *q, const char *op)
+{
+	if (q->point != NULL)
+		q->point(q->point_arg, op);
+}
+
+void
+queue_set_point(struct queue *q, void (*fn)(void *, const char *), void *arg)
+{
+	q->point = fn;
+	q->point_arg = arg;
+}
+
 /*
  * Runs fn in a transaction, retrying it whole when it was chosen as a
- * deadlock victim.  fn must not keep state across attempts.
+ * deadlock victim.  fn must not keep state across attempts.  A lock that
+ * was not granted within QUEUE_LOCK_TIMEOUT (DB_LOCK_NOTGRANTED, see
+ * env_open) is not retried: the holder is likely a dead process that
+ * failchk has not released yet, and the caller answers "try again later"
+ * (451) at once rather than wait for it again and again.
  *
  * THE COMMIT POINT.  A writer's transaction becomes durable when its
  * commit record reaches the disk, and that is the only moment: before it,
@@ -134,7 +155,7 @@ q_txn(struct queue *q, qtxn_fn fn, void *arg, int write)
 			return ret;
 		if ((ret = fn(q, t, arg)) != 0) {
 			(void)t->abort(t);
-			if (ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED)
+			if (ret == DB_LOCK_DEADLOCK)
 				continue;
 			/* Nothing of fn stays; the bad message goes aside in
 			 * a transaction of its own. */
@@ -266,15 +287,16 @@ q_msgcall(const DB_ENV *env, const char *msg)
 	log_info("queue: db: %s", msg);
 }
 
-/* failchk asks whether the owner of a lock or transaction still runs;
- * the master calls it after reaping a child, so a dead one is gone. */
+/* failchk asks whether the owner of a lock or transaction still runs.
+ * A zombie does not (qfail.h): an orphan that died waits for its reaper,
+ * and its locks must not wait with it. */
 static int
 q_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 {
 	(void)env;
 	(void)tid;
 	(void)flags;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	return qfail_pid_alive(pid);
 }
 
 static int
@@ -298,6 +320,13 @@ env_open(struct queue *q, const char *home, unsigned flags)
 	    (ret = env->set_lk_max_objects(env, QUEUE_LOCKS)) != 0 ||
 	    (ret = env->set_thread_count(env, QUEUE_THREADS)) != 0 ||
 	    (ret = env->set_isalive(env, q_isalive)) != 0 ||
+	    (ret = env->set_timeout(env, QUEUE_LOCK_TIMEOUT,
+	    DB_SET_LOCK_TIMEOUT)) != 0 ||
+	    (ret = env->set_timeout(env, QUEUE_TXN_TIMEOUT,
+	    DB_SET_TXN_TIMEOUT)) != 0 ||
+	    /* A timed-out lock says DB_LOCK_NOTGRANTED, not DB_LOCK_DEADLOCK,
+	     * so that q_txn() does not retry it as a deadlock victim. */
+	    (ret = env->set_flags(env, DB_TIME_NOTGRANTED, 1)) != 0 ||
 	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
 		return ret;
 	if (flags & (QUEUE_CREATE | QUEUE_RECOVER))
@@ -365,7 +394,7 @@ queue_open(struct queue **qp, const char *spool_dir, unsigned flags,
 	buf_init(&q->enc);
 	buf_init(&q->key);
 	if ((ret = env_open(q, home, flags)) != 0 ||
-	    (ret = tables_open(q, flags)) != 0) {
+	    (!(flags & QUEUE_ENV) && (ret = tables_open(q, flags)) != 0)) {
 		(void)snprintf(err, errlen, "%s: %s", home, db_strerror(ret));
 		queue_close(q);
 		if (ret > 0)
@@ -396,6 +425,15 @@ queue_close(struct queue *q)
 	free(q);
 }
 
+/*
+ * Releases what dead processes held: their transactions are aborted and
+ * their locks freed (DB_ENV->failchk, asking q_isalive).  Then lock
+ * requests past their time-out are refused (DB_LOCK_EXPIRE), so a waiter
+ * behind a holder that failchk could not free answers 451 instead of
+ * waiting on.  failchk can hang on the shared state a process killed in
+ * a lock wait left behind: the master runs this in a child with a
+ * deadline (master.c), never in its own loop.
+ */
 int
 queue_failchk(struct queue *q)
 {
@@ -403,6 +441,8 @@ queue_failchk(struct queue *q)
 
 	if ((ret = q->env->failchk(q->env, 0)) != 0)
 		return q_fail("failchk", ret);
+	if ((ret = q->env->lock_detect(q->env, 0, DB_LOCK_EXPIRE, NULL)) != 0)
+		return q_fail("lock_detect", ret);
 	return 0;
 }
 
@@ -518,7 +558,11 @@ tx_add(struct queue *q, DB_TXN *t, struct qnew *n)
 static int
 tx_submit(struct queue *q, DB_TXN *t, void *arg)
 {
-	return tx_add(q, t, arg);
+	int	 ret;
+
+	if ((ret = tx_add(q, t, arg)) == 0)
+		q_point(q, "submit");
+	return ret;
 }
 
 static int
@@ -675,6 +719,7 @@ tx_update(struct queue *q, DB_TXN *t, void *arg)
 	}
 	m.nrcpt -= retired;
 	m.flags |= a->msgflags;
+	q_point(q, "update");
 	/* The message leaves with its last recipient, in this transaction. */
 	if (m.nrcpt == 0)
 		ret = q_purge(q, t, a->qid, 0);
