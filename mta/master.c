@@ -290,8 +290,10 @@ child_setup(struct master *m)
 	(void)close(sigpipe_fd[1]);
 	(void)signal(SIGCHLD, SIG_DFL);
 	(void)signal(SIGTERM, SIG_DFL);
-	(void)signal(SIGHUP, SIG_DFL);
-	(void)signal(SIGUSR1, SIG_DFL);
+	/* Ignored until a child installs its own handler: a reload or a
+	 * flush sent while the runner starts must not kill it. */
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGUSR1, SIG_IGN);
 	(void)signal(SIGINT, SIG_DFL);
 }
 

@@ -271,3 +271,31 @@ def test_session_max_use(tmp_path, postern_bin, block, max_use):
             assert len(distinct) <= 3, distinct
     finally:
         p.stop()
+
+
+def test_clean_stop(tmp_path, postern_bin, block):
+    """A normal stop (service postern stop: SIGTERM) logs one line, with
+    no process 'ended abnormally' and no Berkeley DB chatter, even with a
+    client connected, and removes the pidfile."""
+    import signal
+    import socket
+    import harness
+    p = harness.Postern(tmp_path / "d", block.postern, port=2525,
+                        conf={"verbose": 0}, binary=postern_bin)
+    p.start()
+    p.wait_log(r"runner: started")
+    s = socket.create_connection((p.addr, p.port), timeout=10)
+    assert s.makefile("rb").readline().startswith(b"220")
+    pidfile = p.conf["pidfile"]
+    assert os.path.exists(pidfile)
+    mark = p.mark()
+    os.kill(p.pid, signal.SIGTERM)
+    p.proc.wait(timeout=20)
+    s.close()
+    assert p.proc.returncode == 0
+    after = p.log_text().encode()[mark:].decode().splitlines()
+    # The connected client's own session line is an event of its own.
+    after = [ln for ln in after if "postern/smtpd[" not in ln]
+    assert len(after) == 1 and after[0].endswith("shutting down"), after
+    assert not os.path.exists(pidfile)
+    p.stop()
