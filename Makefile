@@ -44,7 +44,7 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
-MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
@@ -73,7 +73,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_dns_option tests/unit/test_rcpt_local \
 		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp \
 		tests/unit/test_local_include tests/unit/test_local_child \
-		tests/unit/test_qwatch
+		tests/unit/test_qwatch tests/unit/test_config_reload
 
 .SUFFIXES: .c .o
 .c.o:
@@ -142,6 +142,9 @@ tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS)
 
 tests/unit/test_qwatch: tests/unit/test_qwatch.c mta/qwatch.o $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qwatch.c mta/qwatch.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_config_reload: tests/unit/test_config_reload.c mta/config_reload.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_config_reload.c mta/config_reload.o $(BASE_OBJS) $(CMOCKA_LIBS)
+
 tests/unit/test_dlimit: tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dlimit.c policy/dlimit.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dtable: tests/unit/test_dtable.c policy/dtable.o $(BASE_OBJS)

@@ -17,6 +17,9 @@ struct config;
  * warn is not NULL. */
 int	check_config(const struct config *, char *err, size_t errlen,
 	    void (*warn)(const char *));
+/* The same without what a reload does not change or cannot read as the
+ * daemon's user: the spool and the certificate (reload.h). */
+int	check_config_reload(const struct config *, char *err, size_t errlen);
 /* The first entry of trusted_networks that is not an address or an
  * address/prefix, or NULL. */
 const char *check_trusted_networks(const struct config *, const char **bad);

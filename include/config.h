@@ -38,6 +38,19 @@ enum resolver_mode {
 	RESOLVER_RECURSIVE	/* root hints + trust anchor */
 };
 
+/* How a key's value is held in struct config (mta/config.c keys[]). */
+enum config_type {
+	C_STR,		/* char * */
+	C_INT,		/* long long, plain number */
+	C_DURATION,	/* long long seconds: 30s 5m 4h 5d */
+	C_SIZE,		/* long long bytes: 10M */
+	C_BOOL,		/* long long 0/1: yes/no */
+	C_LIST,		/* struct strlist, split on comma/space */
+	C_APPEND,	/* struct strlist, whole value appended (repeatable) */
+	C_LISTEN,	/* listen[] and nlisten (repeatable) */
+	C_RESOLVER	/* enum resolver_mode */
+};
+
 struct config {
 	char		*path;		/* file it came from, or "(builtin)" */
 
@@ -165,6 +178,10 @@ int	strlist_contains_domain(const struct strlist *, const char *domain);
 #ifndef POSTERN_CONF_DEFAULT
 #define POSTERN_CONF_DEFAULT	"/usr/local/etc/postern/postern.conf"
 #endif
+/* The i-th key of the table: its name, type and offset in struct
+ * config; NULL past the last. */
+const char	*config_key_at(size_t i, enum config_type *type, size_t *off);
+
 /* Where the system keeps aliases(5): /etc/aliases on Debian,
  * /etc/mail/aliases on FreeBSD (set by the Makefile). */
 #ifndef POSTERN_ALIASES_DEFAULT

@@ -137,23 +137,33 @@ check_cert(const struct config *conf, char *err, size_t errlen)
 }
 
 int
-check_config(const struct config *conf, char *err, size_t errlen,
-    void (*warn)(const char *))
+check_config_reload(const struct config *conf, char *err, size_t errlen)
 {
 	const char	*why, *bad;
-	char		 w[256];
 
-	if (privsep_spool_check(conf->spool_dir, conf->user, err, errlen) ==
-	    -1)
-		return -1;
 	if ((why = check_trusted_networks(conf, &bad)) != NULL) {
 		(void)snprintf(err, errlen, "trusted_networks: \"%s\": %s",
 		    bad, why);
 		return -1;
 	}
 	if (check_relayhost(conf, err, errlen) == -1 ||
-	    check_tables(conf, err, errlen, warn != NULL) == -1 ||
-	    check_cert(conf, err, errlen) == -1)
+	    check_tables(conf, err, errlen, 0) == -1)
+		return -1;
+	return 0;
+}
+
+int
+check_config(const struct config *conf, char *err, size_t errlen,
+    void (*warn)(const char *))
+{
+	char		 w[256];
+
+	if (privsep_spool_check(conf->spool_dir, conf->user, err, errlen) ==
+	    -1 || check_config_reload(conf, err, errlen) == -1)
+		return -1;
+	if (warn != NULL && check_tables(conf, err, errlen, 1) == -1)
+		return -1;
+	if (check_cert(conf, err, errlen) == -1)
 		return -1;
 	if (warn != NULL && getgrnam(conf->maildrop_group) == NULL) {
 		(void)snprintf(w, sizeof(w), "maildrop_group %s does not "

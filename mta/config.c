@@ -20,21 +20,9 @@
 #include "log.h"
 #include "util.h"
 
-enum ctype {
-	C_STR,		/* char * */
-	C_INT,		/* long long, plain number */
-	C_DURATION,	/* long long seconds: 30s 5m 4h 5d */
-	C_SIZE,		/* long long bytes: 10M */
-	C_BOOL,		/* long long 0/1: yes/no */
-	C_LIST,		/* struct strlist, split on comma/space */
-	C_APPEND,	/* struct strlist, whole value appended (repeatable) */
-	C_LISTEN,	/* listen[] (repeatable) */
-	C_RESOLVER	/* enum resolver_mode */
-};
-
 struct ckey {
 	const char	*name;
-	enum ctype	 type;
+	enum config_type type;
 	size_t		 off;
 	const char	*def;
 	long long	 min, max;	/* numeric range */
@@ -119,6 +107,16 @@ static const struct ckey keys[] = {
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+const char *
+config_key_at(size_t i, enum config_type *type, size_t *off)
+{
+	if (i >= NKEYS)
+		return NULL;
+	*type = keys[i].type;
+	*off = keys[i].off;
+	return keys[i].name;
+}
 
 static void
 strlist_clear(struct strlist *l)

@@ -35,6 +35,7 @@
 #include "maildrop.h"
 #include "master.h"
 #include "privsep.h"
+#include "reload.h"
 #include "queue.h"
 #include "qwatch.h"
 #include "runner.h"
@@ -64,6 +65,7 @@ struct lsock {
 struct child {
 	pid_t			 pid;
 	int			 ctl;	/* session: master's end; else -1 */
+	unsigned		 gen;	/* configuration it was forked with */
 	struct sockaddr_storage	 peer;	/* ss_family 0: no client now */
 };
 
@@ -81,6 +83,8 @@ struct master {
 	int64_t			 pickup_restart;
 	int			 wake[2];
 	int			 queue_up;	/* recovered, usable */
+	unsigned		 gen;	/* bumped by each reload that changed
+					 * the configuration */
 	struct qwatch		 qw;	/* failchk and checkpoint helper */
 	struct server_ctx	 sctx;
 };
@@ -193,6 +197,7 @@ kid_add(struct master *m, pid_t pid, const struct sockaddr_storage *peer,
 	m->kids = xreallocarray(m->kids, m->nkids + 1, sizeof(*m->kids));
 	m->kids[m->nkids].pid = pid;
 	m->kids[m->nkids].ctl = ctl;
+	m->kids[m->nkids].gen = m->gen;
 	if (peer != NULL)
 		m->kids[m->nkids].peer = *peer;
 	else
@@ -235,7 +240,7 @@ handoff_idle(struct master *m, int fd, const struct handoff *h)
 	for (i = 0; i < m->nkids; i++) {
 		struct child *k = &m->kids[i];
 
-		if (k->ctl == -1 || k->peer.ss_family != 0)
+		if (k->ctl == -1 || k->peer.ss_family != 0 || k->gen != m->gen)
 			continue;
 		if (fdpass_send(k->ctl, fd, h) == 0) {
 			k->peer = h->peer;
@@ -265,14 +270,45 @@ session_ready(struct child *k)
 	k->ctl = -1;
 }
 
+/* An idle session forked before the last reload ends (it reads EOF on
+ * ctl): the next client gets a process with the new configuration. */
+static void
+retire_old(struct master *m, struct child *k)
+{
+	if (k->ctl == -1 || k->peer.ss_family != 0 || k->gen == m->gen)
+		return;
+	(void)close(k->ctl);
+	k->ctl = -1;
+}
+
+/* SIGHUP: postern.conf again (reload.h).  Idle sessions and the pickup
+ * start over with it; the runner re-reads it itself. */
+static void
+master_reload(struct master *m)
+{
+	size_t	 i;
+
+	if (reload_master(m->conf, &m->sctx.tls) == 1) {
+		m->gen++;
+		for (i = 0; i < m->nkids; i++)
+			retire_old(m, &m->kids[i]);
+		if (m->pickup > 0)
+			(void)kill(m->pickup, SIGTERM);
+	}
+	if (m->runner > 0)
+		(void)kill(m->runner, SIGHUP);
+}
+
 static void
 ready_pid(struct master *m, pid_t pid)
 {
 	size_t	 i;
 
 	for (i = 0; i < m->nkids; i++)
-		if (m->kids[i].pid == pid && m->kids[i].ctl != -1)
+		if (m->kids[i].pid == pid && m->kids[i].ctl != -1) {
 			session_ready(&m->kids[i]);
+			retire_old(m, &m->kids[i]);
+		}
 }
 
 static _Noreturn void	session_child(struct master *, int, int,
@@ -656,9 +692,7 @@ handle_signals(struct master *m)
 				(void)kill(m->runner, SIGUSR1);
 			break;
 		case SIGHUP:
-			if (m->runner > 0)
-				(void)kill(m->runner, SIGHUP);
-			log_info("SIGHUP: configuration is read at start");
+			master_reload(m);
 			break;
 		case SIGTERM:
 		case SIGINT:

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "queue.h"
 #include "relay.h"
+#include "reload.h"
 #include "runner.h"
 #include "util.h"
 
@@ -1143,6 +1144,8 @@ on_signal(struct runner *r, int sig)
 		(void)deliver_forget_down(r->q);
 		break;
 	case SIGHUP:
+		/* Its own copy of postern.conf, for the workers it forks. */
+		(void)reload_runner((struct config *)(uintptr_t)r->conf);
 		runner_tables(r, 0);
 		break;
 	case SIGTERM:

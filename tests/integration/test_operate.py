@@ -299,3 +299,85 @@ def test_clean_stop(tmp_path, postern_bin, block):
     assert len(after) == 1 and after[0].endswith("shutting down"), after
     assert not os.path.exists(pidfile)
     p.stop()
+
+
+# -- SIGHUP: postern.conf again ----------------------------------------------
+
+def _peer_subject(p):
+    """The subject of the certificate postern presents after STARTTLS."""
+    import smtplib
+    import ssl
+    s = smtplib.SMTP(p.addr, p.port, timeout=10)
+    try:
+        s.ehlo("client.test")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s.starttls(context=ctx)
+        der = s.sock.getpeercert(binary_form=True)
+    finally:
+        s.close()
+    r = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout",
+                        "-subject"], input=der, capture_output=True,
+                       timeout=10)
+    return r.stdout.decode()
+
+
+def _rcpts_accepted(p, n):
+    import smtplib
+    s = smtplib.SMTP(p.addr, p.port, timeout=10)
+    try:
+        s.ehlo("client.test")
+        s.mail("s@client.test")
+        return [s.rcpt("r%d@far.example" % i)[0] for i in range(n)]
+    finally:
+        s.close()
+
+
+def test_sighup_applies_postern_conf(env):
+    """SIGHUP (service postern reload) re-reads postern.conf: a limit, the
+    certificate and the relayhost apply at once, to new sessions and to
+    the runner's workers; a listener change is named as needing a
+    restart; a broken file keeps the running configuration."""
+    import signal
+    import harness
+    import peers
+    from harness import qid_from_reply
+    c1, k1 = peers.make_cert(str(env.dir("c1")), "one.postern.test")
+    c2, k2 = peers.make_cert(str(env.dir("c2")), "two.postern.test")
+    mx0, mx1 = env.mx(env.block.mx(0)), env.mx(env.block.mx(1))
+    conf = {"max_recipients": 2, "tls_cert": c1, "tls_key": k1,
+            "relayhost": "[%s]:25" % env.block.mx(0), "retry_min": 1}
+    p = env.postern(conf)
+    p.wait_log(r"runner: started")
+    assert _rcpts_accepted(p, 3) == [250, 250, 452]
+    assert "one.postern.test" in _peer_subject(p)
+    code, text = p.send("s@client.test", ["a@far.example"],
+                        harness.make_message("before"))
+    assert code == 250
+    mx0.wait_for(1)
+
+    p.conf.update({"max_recipients": 5, "tls_cert": c2, "tls_key": k2,
+                   "relayhost": "[%s]:25" % env.block.mx(1),
+                   "listen": ["%s:25" % p.addr, "%s:2526" % p.addr]})
+    p.write_conf()
+    mark = p.mark()
+    os.kill(p.pid, signal.SIGHUP)
+    p.wait_log(r"SIGHUP: .* re-read: .*max_recipients.* applied", since=mark)
+    p.wait_log(r"SIGHUP: .*listen changed, which takes a restart", since=mark)
+    assert _rcpts_accepted(p, 3) == [250, 250, 250]
+    assert "two.postern.test" in _peer_subject(p)
+    assert not harness.port_open(p.addr, 2526, timeout=0.5)
+    code, text = p.send("s@client.test", ["b@far.example"],
+                        harness.make_message("after"))
+    assert code == 250, text
+    mx1.wait_for(1)
+    assert mx0.count() == 1
+
+    p.conf["max_recipients"] = "banana"
+    p.write_conf()
+    mark = p.mark()
+    os.kill(p.pid, signal.SIGHUP)
+    p.wait_log(r"SIGHUP: .*max_recipients: expected a number; the running "
+               r"configuration stays", since=mark)
+    assert _rcpts_accepted(p, 3) == [250, 250, 250]
