@@ -137,8 +137,8 @@ tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OB
 tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_anchor.c policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 
-tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_privsep.c mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_privsep: tests/unit/test_privsep.c mta/privsep.o queue/qfail.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_privsep.c mta/privsep.o queue/qfail.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
 tests/unit/test_qwatch: tests/unit/test_qwatch.c mta/qwatch.o $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qwatch.c mta/qwatch.o $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
@@ -171,8 +171,8 @@ tests/unit/test_mbox_open: tests/unit/test_mbox_open.c mta/mbox_open.o $(BASE_OB
 tests/unit/test_maildrop_tmp: tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_maildrop_tmp.c mta/maildrop_tmp.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
-tests/unit/test_local_include: tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_include.c mta/local_include.o mta/privsep.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_local_include: tests/unit/test_local_include.c mta/local_include.o mta/privsep.o queue/qfail.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_include.c mta/local_include.o mta/privsep.o queue/qfail.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_local_child: tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)

@@ -30,6 +30,10 @@ int	privsep_spool(const char *dir, const char *user, char *err, size_t);
 /* The same decision without changing anything (postern -n). */
 int	privsep_spool_check(const char *dir, const char *user, char *err,
 	    size_t);
+/* Removes the pidfile at path when the process it names is gone: the
+ * root local server does it at the end, since the daemon's user may not
+ * write the pidfile's directory. */
+void	privsep_pidfile_clear(const char *path);
 /* Drops to user; empty user keeps the current identity (development).
  * 0, or -1 with a reason. */
 int	privsep_drop(const char *user, char *err, size_t);

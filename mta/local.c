@@ -898,8 +898,11 @@ server_loop(const struct config *conf, int sock)
 	(void)signal(SIGHUP, SIG_IGN);
 	(void)signal(SIGUSR1, SIG_IGN);
 	for (;;) {
-		if ((r = recv_request(sock, &rq, &fd)) <= 0)
-			_exit(0);	/* every daemon process is gone */
+		if ((r = recv_request(sock, &rq, &fd)) <= 0) {
+			/* Every daemon process is gone. */
+			privsep_pidfile_clear(conf->pidfile);
+			_exit(0);
+		}
 		if (r == 1)
 			continue;
 		while (running > 0 && waitpid(-1, NULL, WNOHANG) > 0)

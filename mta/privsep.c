@@ -7,12 +7,16 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "compat.h"
 #include "privsep.h"
+#include "qfail.h"
 
 static int
 mkdir_p(const char *dir, char *err, size_t errlen)
@@ -141,6 +145,29 @@ privsep_spool(const char *dir, const char *user, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+void
+privsep_pidfile_clear(const char *path)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	long	 pid;
+	int	 fd;
+
+	if (path == NULL || *path == '\0' ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	/* Only a pidfile whose daemon is gone (a zombie is: its parent may
+	 * not have reaped it yet), never a newer one's. */
+	if (pid > 1 && !qfail_pid_alive((pid_t)pid))
+		(void)unlink(path);
 }
 
 int

@@ -381,3 +381,36 @@ def test_sighup_applies_postern_conf(env):
     p.wait_log(r"SIGHUP: .*max_recipients: expected a number; the running "
                r"configuration stays", since=mark)
     assert _rcpts_accepted(p, 3) == [250, 250, 250]
+
+
+def test_clean_stop_unprivileged(postern_bin, block, daemon_user):
+    """With user = nobody the daemon cannot unlink a pidfile in a root
+    directory itself; it is still gone after a normal stop."""
+    import shutil
+    import signal
+    import tempfile
+    import harness
+    base = tempfile.mkdtemp(prefix="postern-stop.")
+    try:
+        os.chmod(base, 0o755)
+        run = os.path.join(base, "run")
+        os.mkdir(run, 0o755)
+        p = harness.Postern(os.path.join(base, "d"), block.postern,
+                            port=2525, binary=postern_bin,
+                            conf={"user": "nobody", "verbose": 0,
+                                  "pidfile": os.path.join(run, "pid")})
+        os.chmod(p.workdir, 0o755)
+        p.start()
+        p.wait_log(r"runner: started")
+        assert os.path.exists(os.path.join(run, "pid"))
+        os.kill(p.pid, signal.SIGTERM)
+        p.proc.wait(timeout=20)
+        deadline = 50
+        while os.path.exists(os.path.join(run, "pid")) and deadline:
+            import time
+            time.sleep(0.1)
+            deadline -= 1
+        assert not os.path.exists(os.path.join(run, "pid"))
+        p.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
