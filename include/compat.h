@@ -1,7 +1,10 @@
 /*
  * compat: strlcpy/strlcat where libc lacks them (glibc before 2.38).
  * Both return the length they tried to create; a result >= size means
- * truncation and every caller checks it.
+ * truncation.  A caller checks it wherever a cut string could change what
+ * happens (a path, a host name, a lookup key); it casts the result away
+ * only where the source cannot be longer than the destination or where
+ * the string is only a message (an error text, a log field).
  */
 #ifndef POSTERN_COMPAT_H
 #define POSTERN_COMPAT_H

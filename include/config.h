@@ -31,6 +31,7 @@ struct listen_spec {
 };
 
 #define CONFIG_MAX_LISTEN	16
+#define CONFIG_HOSTNAME_MAX	253	/* RFC 1035 §2.3.4, as text */
 
 enum resolver_mode {
 	RESOLVER_SYSTEM,	/* forwarders from /etc/resolv.conf */

@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "check.h"
+#include "compat.h"
 #include "config.h"
 #include "deliver.h"
 #include "dtable.h"
@@ -108,7 +109,13 @@ check_relayhost(const struct config *conf, char *err, size_t errlen)
 	}
 	if (*conf->relayhost_auth_file == '\0')
 		return 0;
-	(void)snprintf(nexthop, sizeof(nexthop), "%s", conf->relayhost);
+	/* A cut name would look up another next hop's password. */
+	if (strlcpy(nexthop, conf->relayhost, sizeof(nexthop)) >=
+	    sizeof(nexthop)) {
+		(void)snprintf(err, errlen, "relayhost %.64s...: longer than "
+		    "%zu characters", conf->relayhost, sizeof(nexthop) - 1);
+		return -1;
+	}
 	if (smtp_auth_load(conf->relayhost_auth_file, nexthop, &cred, e,
 	    sizeof(e)) == -1) {
 		(void)snprintf(err, errlen, "relayhost_auth_file: %s", e);

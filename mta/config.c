@@ -368,8 +368,10 @@ canon_name(const char *host, char *buf, size_t len)
 	hints.ai_socktype = SOCK_STREAM;
 	if (getaddrinfo(host, NULL, &hints, &res) != 0)
 		return;
-	if (res->ai_canonname != NULL)
-		(void)strlcpy(buf, res->ai_canonname, len);
+	/* A cut name would be someone else's: no canonical name then. */
+	if (res->ai_canonname != NULL &&
+	    strlcpy(buf, res->ai_canonname, len) >= len)
+		buf[0] = '\0';
 	freeaddrinfo(res);
 }
 
@@ -536,6 +538,10 @@ config_validate(const struct config *c)
 		return "no listen address";
 	if (*c->hostname == '\0')
 		return "hostname is empty";
+	/* RFC 1035 §2.3.4: 255 octets on the wire, 253 as text.  A longer
+	 * one would not fit the EHLO line and would be sent cut. */
+	if (strlen(c->hostname) > CONFIG_HOSTNAME_MAX)
+		return "hostname is longer than 253 characters";
 	if (*c->spool_dir != '/')
 		return "spool_dir must be an absolute path";
 	if (c->retry_min > c->retry_max)

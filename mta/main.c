@@ -97,11 +97,13 @@ dev_banner(const struct config *conf)
 	fprintf(stderr,
 	    "postern development configuration: listening on 127.0.0.1:2525,\n"
 	    "spool %s, self-made certificate, logs below.\n"
-	    "Send a test message with:\n"
+	    "Send a test message with swaks (make deps installs it and the\n"
+	    "Net::SSLeay that --tls needs; make run does not):\n"
 	    "  swaks --server 127.0.0.1:2525 --to you@example.org\n"
 	    "or, with STARTTLS:\n"
 	    "  swaks --server 127.0.0.1:2525 --tls --to you@example.org\n"
-	    "and list the queue with:  ./postern -D queue\n\n",
+	    "and list the queue, from this directory, with:\n"
+	    "  ./postern -D queue\n\n",
 	    conf->spool_dir);
 }
 

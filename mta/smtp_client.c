@@ -185,8 +185,17 @@ hello(struct smtp_client *c, struct outcome *out)
 {
 	struct smtp_reply r;
 	char		 line[300];
+	int		 n;
 
-	(void)snprintf(line, sizeof(line), "EHLO %s", c->opts.helo);
+	/* A cut name would be another host's: config_validate() keeps the
+	 * host name to 253 characters, this says so if that ever fails. */
+	n = snprintf(line, sizeof(line), "EHLO %s", c->opts.helo);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		outcome_set(out, OUTCOME_DEFER, "4.3.5", "our host name is "
+		    "longer than %zu characters: EHLO not sent",
+		    sizeof(line) - 6);
+		return -1;
+	}
 	if (command(c, &r, 1, "EHLO", out, line) == -1)
 		return -1;
 	c->ext = 0;
@@ -200,7 +209,7 @@ hello(struct smtp_client *c, struct outcome *out)
 	}
 	if (r.code / 100 != 5)
 		return refused(c, &r, "EHLO", out);
-	(void)snprintf(line, sizeof(line), "HELO %s", c->opts.helo);
+	memcpy(line, "HELO", 4);	/* as long as EHLO: it fits */
 	if (command(c, &r, 0, "HELO", out, line) == -1)
 		return -1;
 	if (r.code / 100 != 2)

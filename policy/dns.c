@@ -242,8 +242,12 @@ static void
 dns_fill(const struct ub_result *res, struct dns_reply *r)
 {
 	r->ttl = res->ttl > 0 ? (uint32_t)res->ttl : 0;
-	if (res->canonname)
-		(void)strlcpy(r->canon, res->canonname, sizeof(r->canon));
+	/* A cut owner name would be another name (RFC 7672 §2.2.2 would
+	 * look for TLSA there): none then, the name asked stays the base. */
+	if (res->canonname &&
+	    strlcpy(r->canon, res->canonname, sizeof(r->canon)) >=
+	    sizeof(r->canon))
+		r->canon[0] = '\0';
 	domain_normalize(r->canon);
 	if (res->bogus) {
 		/* RFC 4035 §5.5: bogus data is never handed on. */

@@ -177,6 +177,42 @@ test_dev(void **state)
 	config_free(&c);
 }
 
+/* Every check of config_validate() that a file can trip, one by one. */
+static void
+test_validate(void **state)
+{
+	static const struct {
+		size_t		 hostlen;	/* 0: keep the default */
+		const char	*want;		/* NULL: valid */
+	} cases[] = {
+		{ 0, NULL },
+		{ 1, NULL },
+		{ 253, NULL },
+		{ 254, "hostname is longer than 253 characters" },
+		{ 4000, "hostname is longer than 253 characters" },
+	};
+	struct config	 c;
+	const char	*got;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		config_defaults(&c);
+		if (cases[i].hostlen > 0) {
+			free(c.hostname);
+			c.hostname = malloc(cases[i].hostlen + 1);
+			assert_non_null(c.hostname);
+			memset(c.hostname, 'a', cases[i].hostlen);
+			c.hostname[cases[i].hostlen] = '\0';
+		}
+		got = config_validate(&c);
+		if (cases[i].want == NULL ? got != NULL : (got == NULL ||
+		    strcmp(got, cases[i].want) != 0))
+			fail_msg("case %zu: \"%s\"", i, got ? got : "valid");
+		config_free(&c);
+	}
+}
+
 int
 main(void)
 {
@@ -186,6 +222,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_dev),
 		cmocka_unit_test(test_pick_hostname),
+		cmocka_unit_test(test_validate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

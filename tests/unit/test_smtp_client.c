@@ -285,6 +285,34 @@ test_helo_lockstep(void **state)
 	free(rec);
 }
 
+/* A host name too long for the EHLO line is never sent cut: the
+ * session defers (4.3.5) and the peer sees no EHLO or HELO at all. */
+static void
+test_helo_too_long(void **state)
+{
+	struct smtp_client_opts o;
+	struct tls_decision d;
+	struct mx_host	 h;
+	struct mx_addr	 a;
+	struct outcome	 oo;
+	struct peer	 p = peer_start(AF_INET, NULL);
+	char		 name[400], *rec;
+
+	(void)state;
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	decision(&d, TLS_LEVEL_MAY);
+	target(AF_INET, p.port, &h, &a, &o);
+	o.helo = name;
+	assert_null(smtp_client_open(&h, &a, &d, &o, &oo));
+	assert_int_equal(oo.kind, OUTCOME_DEFER);
+	assert_string_equal(oo.status, "4.3.5");
+	rec = peer_finish(p);
+	if (strstr(rec, "EHLO") != NULL || strstr(rec, "HELO") != NULL)
+		fail_msg("the peer got a hello: %s", rec);
+	free(rec);
+}
+
 static void
 test_starttls_may(void **state)
 {
@@ -760,6 +788,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pipelined_dsn),
 		cmocka_unit_test(test_helo_lockstep),
+		cmocka_unit_test(test_helo_too_long),
 		cmocka_unit_test(test_starttls_may),
 		cmocka_unit_test(test_starttls_fallback),
 		cmocka_unit_test(test_auth_never_in_clear),
