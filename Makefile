@@ -22,9 +22,13 @@ SSL_LIBS!=	pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto
 # Debian 12's libunbound.pc fails --cflags (missing libevent.pc): fall back.
 UB_CFLAGS!=	pkg-config --cflags libunbound 2>/dev/null || true
 UB_LIBS!=	pkg-config --libs libunbound 2>/dev/null || echo -lunbound
-# Berkeley DB 5 has no .pc; FreeBSD's base <db.h> is 1.85, so db5 first.
-DB_CFLAGS!=	if [ -d /usr/local/include/db5 ]; then echo -I/usr/local/include/db5; fi
-DB_LIBS!=	if [ -d /usr/local/lib/db5 ]; then echo -L/usr/local/lib/db5 -ldb-5.3; else echo -ldb; fi
+# Berkeley DB has no .pc; FreeBSD's base <db.h> is 1.85, so the
+# package's first: databases/db5, or db18 where db5 is gone.
+DB_CFLAGS!=	if [ -d /usr/local/include/db5 ]; then echo -I/usr/local/include/db5; \
+		elif [ -d /usr/local/include/db18 ]; then echo -I/usr/local/include/db18; fi
+DB_LIBS!=	if [ -d /usr/local/lib/db5 ]; then echo -L/usr/local/lib/db5 -ldb-5.3; \
+		elif [ -d /usr/local/lib/db18 ]; then echo -L/usr/local/lib/db18 -ldb-18.1; \
+		else echo -ldb; fi
 CMOCKA_CFLAGS!=	pkg-config --cflags cmocka 2>/dev/null || true
 CMOCKA_LIBS!=	pkg-config --libs cmocka 2>/dev/null || echo -lcmocka
 

@@ -14,7 +14,7 @@
 enum spool_verdict {
 	SPOOL_CREATE,	/* absent: made, mode 0700 */
 	SPOOL_OURS,	/* already the daemon user's */
-	SPOOL_ADOPT,	/* an empty directory: safe to give away */
+	SPOOL_ADOPT,	/* root's, empty and closed (0700): safe */
 	SPOOL_FOREIGN,	/* holds other things (/var/spool): refused */
 	SPOOL_NOTDIR
 };
@@ -27,6 +27,10 @@ enum spool_verdict privsep_spool_decide(int exists, const struct stat *st,
 /* mkdir -p dir (mode 0700) and give it to user (empty: the caller), or
  * refuse a directory that is not postern's.  0, or -1 with a reason. */
 int	privsep_spool(const char *dir, const char *user, char *err, size_t);
+/* The maildrop the same way, by lstat(2): a symlink is refused too.
+ * 0 when absent or postern's, else -1 with the reason. */
+int	privsep_maildrop_check(const char *dir, const char *user, char *err,
+	    size_t);
 /* The same decision without changing anything (postern -n). */
 int	privsep_spool_check(const char *dir, const char *user, char *err,
 	    size_t);

@@ -4,6 +4,7 @@
  * throws it away.
  */
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "dtable.h"
+#include "maildrop.h"
 #include "privsep.h"
 #include "relay.h"
 #include "smtp_auth.h"
@@ -143,6 +145,18 @@ check_cert(const struct config *conf, char *err, size_t errlen)
 	return 0;
 }
 
+static int
+check_maildrop(const struct config *conf, char *err, size_t errlen)
+{
+	char	 dir[PATH_MAX];
+
+	if (maildrop_path(conf, dir, sizeof(dir)) == -1) {
+		(void)snprintf(err, errlen, "maildrop_dir: path too long");
+		return -1;
+	}
+	return privsep_maildrop_check(dir, conf->user, err, errlen);
+}
+
 int
 check_config_reload(const struct config *conf, char *err, size_t errlen)
 {
@@ -166,7 +180,8 @@ check_config(const struct config *conf, char *err, size_t errlen,
 	char		 w[256];
 
 	if (privsep_spool_check(conf->spool_dir, conf->user, err, errlen) ==
-	    -1 || check_config_reload(conf, err, errlen) == -1)
+	    -1 || check_maildrop(conf, err, errlen) == -1 ||
+	    check_config_reload(conf, err, errlen) == -1)
 		return -1;
 	if (warn != NULL && check_tables(conf, err, errlen, 1) == -1)
 		return -1;

@@ -552,10 +552,6 @@ config_validate(const struct config *c)
 		return "resolver = forward needs resolver_forward = addr@port";
 	if (c->resolver == RESOLVER_RECURSIVE && *c->resolver_root_hints == '\0')
 		return "resolver = recursive needs resolver_root_hints";
-	if (c->resolver == RESOLVER_RECURSIVE && c->dnssec &&
-	    *c->resolver_trust_anchor == '\0')
-		return "resolver = recursive needs resolver_trust_anchor "
-		    "(or dnssec = off)";
 	if (!c->dnssec && *c->resolver_trust_anchor != '\0')
 		return "dnssec = off and resolver_trust_anchor contradict: "
 		    "remove one";

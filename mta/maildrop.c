@@ -26,6 +26,7 @@
 #include "hopcount.h"
 #include "log.h"
 #include "maildrop.h"
+#include "privsep.h"
 #include "queue.h"
 #include "util.h"
 
@@ -56,6 +57,8 @@ maildrop_setup(const struct config *conf, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "maildrop: path too long");
 		return -1;
 	}
+	if (privsep_maildrop_check(dir, conf->user, err, errlen) == -1)
+		return -1;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		(void)snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
 		return -1;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -53,7 +54,12 @@ privsep_spool_decide(int exists, const struct stat *st, uid_t owner,
 		return SPOOL_NOTDIR;
 	if (st->st_uid == owner)
 		return SPOOL_OURS;
-	return nentries == 0 ? SPOOL_ADOPT : SPOOL_FOREIGN;
+	/* Only what root made for postern alone: an empty directory that
+	 * nobody else may enter (install -d -m 0700).  An empty shared one
+	 * (/var/mail, a mount point) is not postern's to take. */
+	if (nentries == 0 && st->st_uid == 0 && (st->st_mode & 077) == 0)
+		return SPOOL_ADOPT;
+	return SPOOL_FOREIGN;
 }
 
 /* Entries besides . and .., counted up to 1: only "empty or not"
@@ -100,12 +106,51 @@ spool_verdict_of(const char *dir, const struct passwd *pw,
 		    dir);
 	else if (*v == SPOOL_FOREIGN)
 		(void)snprintf(err, errlen, "spool_dir %s: an existing "
-		    "directory that is not %s's and not empty; postern would "
-		    "take it over (owner, mode 0700): give postern a directory "
-		    "of its own, such as %s/postern", dir, pw->pw_name, dir);
+		    "directory that is not %s's (not empty, or open to "
+		    "others); postern would take it over (owner, mode 0700): "
+		    "give postern a directory of its own, such as %s/postern, "
+		    "or chown %s it", dir, pw->pw_name, dir, pw->pw_name);
 	else
 		return 0;
 	return -1;
+}
+
+int
+privsep_maildrop_check(const char *dir, const char *user, char *err,
+    size_t errlen)
+{
+	struct passwd	*pw;
+	struct stat	 st;
+	size_t		 n = 0;
+
+	if (user == NULL || *user == '\0')
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		(void)snprintf(err, errlen, "unknown user %s", user);
+		return -1;
+	}
+	/* Made group-writable below: never through a symlink. */
+	if (lstat(dir, &st) == -1)
+		return errno == ENOENT ? 0 : (snprintf(err, errlen,
+		    "maildrop_dir %s: %s", dir, strerror(errno)), -1);
+	if (S_ISDIR(st.st_mode) && st.st_uid != pw->pw_uid &&
+	    spool_entries(dir, &n) == -1) {
+		(void)snprintf(err, errlen, "maildrop_dir %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	switch (privsep_spool_decide(1, &st, pw->pw_uid, n)) {
+	case SPOOL_OURS:
+	case SPOOL_ADOPT:
+		return 0;
+	default:
+		(void)snprintf(err, errlen, "maildrop_dir %s: %s that is not "
+		    "%s's; postern would make it group-writable: give it a "
+		    "directory of its own", dir, S_ISDIR(st.st_mode) ?
+		    "an existing directory" : "not a directory",
+		    pw->pw_name);
+		return -1;
+	}
 }
 
 int
@@ -153,7 +198,7 @@ privsep_pidfile_clear(const char *path)
 	char	 buf[32];
 	ssize_t	 n;
 	long	 pid;
-	int	 fd;
+	int	 fd, tries;
 
 	if (path == NULL || *path == '\0' ||
 	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -164,9 +209,14 @@ privsep_pidfile_clear(const char *path)
 		return;
 	buf[n] = '\0';
 	pid = strtol(buf, NULL, 10);
+	if (pid <= 1)
+		return;
 	/* Only a pidfile whose daemon is gone (a zombie is: its parent may
-	 * not have reaped it yet), never a newer one's. */
-	if (pid > 1 && !qfail_pid_alive((pid_t)pid))
+	 * not have reaped it yet), never a newer one's.  The master's files
+	 * close while it is still exiting: give it two seconds. */
+	for (tries = 0; tries < 20 && qfail_pid_alive((pid_t)pid); tries++)
+		(void)poll(NULL, 0, 100);
+	if (!qfail_pid_alive((pid_t)pid))
 		(void)unlink(path);
 }
 

@@ -19,6 +19,27 @@ static const char *const clauses[] = {
 	"dnstap", "dnscrypt", "cachedb"
 };
 
+/* server: options of the unbound daemon that libunbound reads and does
+ * nothing with: accepted, they would promise what does not happen. */
+static const char *const daemon_only[] = {
+	"username", "chroot", "interface", "interface-automatic",
+	"do-daemonize", "logfile", "pidfile", "use-syslog", "use-systemd",
+	"access-control", "access-control-view", "tls-service-key",
+	"tls-service-pem", "tls-port", "https-port", "statistics-interval",
+	"statistics-cumulative", "extended-statistics", "shm-enable",
+};
+
+static int
+is_daemon_only(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(daemon_only) / sizeof(daemon_only[0]); i++)
+		if (strcmp(daemon_only[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 is_clause(const char *name, size_t n)
 {
@@ -122,6 +143,9 @@ dns_option_check(const char *opt)
 		return "no unbound.conf(5) option has so long a name";
 	memcpy(name, opt, n);
 	name[n] = '\0';
+	if (is_daemon_only(name))
+		return "a setting of the unbound daemon, which libunbound "
+		    "ignores: it would do nothing here";
 	if (dns_option_value(opt, value, sizeof(value)) == -1)
 		return "unbalanced quote or over-long value";
 	return dns_setting_refused(name, value);

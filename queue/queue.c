@@ -378,8 +378,11 @@ queue_open(struct queue **qp, const char *spool_dir, unsigned flags,
 	int		 n, ret;
 
 	*qp = NULL;
+	/* q->home goes to statvfs() for the free-space check: a cut path
+	 * would measure another file system. */
 	n = snprintf(home, sizeof(home), "%s/db", spool_dir);
-	if (n < 0 || (size_t)n >= sizeof(home)) {
+	if (n < 0 || (size_t)n >= sizeof(home) ||
+	    (size_t)n >= sizeof(((struct queue *)0)->home)) {
 		(void)snprintf(err, errlen, "%s: path too long", spool_dir);
 		return -1;
 	}

@@ -115,7 +115,9 @@ class Postern:
         self.conf_path = os.path.join(self.workdir, "postern.conf")
         self.log_path = os.path.join(self.workdir, "postern.log")
         self.out_path = os.path.join(self.workdir, "postern.out")
-        os.makedirs(self.spool, exist_ok=True)
+        # Made for postern alone, as install -d -m 0700 would (a spool
+        # open to others is not taken over).
+        os.makedirs(self.spool, mode=0o700, exist_ok=True)
         self.conf = {
             "hostname": "postern.test",
             "listen": ["%s:%d" % (addr, port)],

@@ -63,16 +63,21 @@ def test_foreign_spool_dir_refused(tmp_path, postern_bin, daemon_user, block):
 def test_spool_dir_made_or_adopted(tmp_path, postern_bin, daemon_user):
     """An absent spool_dir, or an empty one an administrator made, is
     fine; a file in its place is not."""
-    for name, make in [("absent", None), ("empty", "dir"), ("file", "file")]:
+    for name, make in [("absent", None), ("empty", 0o700), ("shared", 0o755),
+                       ("file", "file")]:
         spool = tmp_path / name
-        if make == "dir":
-            spool.mkdir()
-        elif make == "file":
+        if make == "file":
             spool.write_text("")
+        elif make is not None:
+            spool.mkdir()
+            os.chmod(str(spool), make)
         conf = _conf(tmp_path, ["spool_dir = %s" % spool, "user = nobody"])
         rc, out = _run(postern_bin, "-n", "-c", conf)
         if make == "file":
             assert rc == EX_CONFIG and "not a directory" in out, out
+        elif make == 0o755:
+            # Empty, but open to others: not made for postern alone.
+            assert rc == EX_CONFIG and "an existing directory" in out, out
         else:
             assert rc == 0, (name, out)
 
@@ -414,3 +419,30 @@ def test_clean_stop_unprivileged(postern_bin, block, daemon_user):
         p.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_foreign_maildrop_dir_refused(tmp_path, postern_bin, daemon_user,
+                                      block):
+    """maildrop_dir is made group-writable (1730): one that is not
+    postern's, or a symlink, is refused and left as it is."""
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    os.chmod(str(foreign), 0o755)
+    (foreign / "keep").write_text("x")
+    target = tmp_path / "target"
+    target.mkdir()
+    os.chmod(str(target), 0o700)
+    link = tmp_path / "link"
+    os.symlink(str(target), str(link))
+    for d in (foreign, link):
+        conf = _conf(tmp_path, ["spool_dir = %s" % (tmp_path / "spool"),
+                                "user = nobody", "maildrop_dir = %s" % d,
+                                "listen = %s:2525" % block.postern,
+                                "pidfile = %s" % (tmp_path / "pid")])
+        rc, out = _run(postern_bin, "-n", "-c", conf)
+        assert rc == EX_CONFIG and "maildrop_dir %s" % d in out, out
+        rc, out = _run(postern_bin, "-d", "-c", conf)
+        assert rc == EX_CONFIG and "maildrop_dir" in out, out
+    for d, mode in ((foreign, 0o755), (target, 0o700)):
+        st = os.stat(str(d))
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, mode)

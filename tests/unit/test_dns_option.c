@@ -57,6 +57,12 @@ static const struct {
 	{ "harden-dnssec-stripped: no",			"strips signatures" },
 	{ "val-override-date: -1",			"validity dates" },
 	{ "val-override-date: 20260101000000",		"validity dates" },
+	/* unbound daemon settings that libunbound ignores */
+	{ "username: nobody",				"unbound daemon" },
+	{ "interface: 192.0.2.1",			"unbound daemon" },
+	{ "chroot: /nonexistent",			"unbound daemon" },
+	{ "do-daemonize: yes",				"unbound daemon" },
+	{ "logfile: /nonexistent/x.log",		"unbound daemon" },
 };
 
 static void

@@ -25,8 +25,12 @@ test_spool_decide(void **state)
 		{ 0, 0, 0, 0, SPOOL_CREATE },
 		{ 1, S_IFDIR | 0700, DAEMON_UID, 3, SPOOL_OURS },
 		{ 1, S_IFDIR | 0755, DAEMON_UID, 0, SPOOL_OURS },
-		/* install -d by root, still empty: safe to hand over */
-		{ 1, S_IFDIR | 0755, 0, 0, SPOOL_ADOPT },
+		/* install -d -m 0700 by root, still empty: safe to hand over */
+		{ 1, S_IFDIR | 0700, 0, 0, SPOOL_ADOPT },
+		/* empty but shared (/var/mail 2775) or someone else's */
+		{ 1, S_IFDIR | 0755, 0, 0, SPOOL_FOREIGN },
+		{ 1, S_IFDIR | 02775, 0, 0, SPOOL_FOREIGN },
+		{ 1, S_IFDIR | 0700, 1000, 0, SPOOL_FOREIGN },
 		/* /var/spool: root's, holds other spools */
 		{ 1, S_IFDIR | 0755, 0, 1, SPOOL_FOREIGN },
 		{ 1, S_IFDIR | 01777, 0, 5, SPOOL_FOREIGN },
