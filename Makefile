@@ -45,7 +45,9 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
 MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
-		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/settle.o mta/runner.o \
+		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
+		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
+		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \

@@ -22,9 +22,9 @@
 struct settle_in {
 	const struct qrcpt	*rcpt;
 	const struct outcome	*out;	/* SENT, DEFER or BOUNCE */
-	const char		*remote; /* MX host that answered, "" or NULL */
+	const char		*remote; /* MX host that answered, or "" */
 	int			 resched; /* stopped by a rate limit */
-	int			 next_dsn; /* the next hop takes NOTIFY itself */
+	int			 next_dsn; /* next hop takes NOTIFY itself */
 	int			 local;	/* delivered by the local server */
 	uint32_t		 rnd;	/* draw for its retry jitter */
 };
@@ -57,7 +57,8 @@ struct settle {
  * as both.  Whether the DSN is then suppressed (null sender, NOTIFY) is
  * bounce_suppressed()'s answer, asked by the caller. */
 void	settle_msg(const struct qmsg *msg, const struct settle_in *in,
-	    size_t n, const struct settle_conf *, int64_t now, struct settle *s);
+	    size_t n, const struct settle_conf *, int64_t now,
+	    struct settle *s);
 void	settle_free(struct settle *);
 
 /* Whether msg has outlived max_queue_lifetime at now. */
