@@ -5,6 +5,9 @@
  * sends every message of the batch over one connection, and records each
  * message's outcome with ONE queue_update (retry time, DSN and flags in
  * the same transaction).  It never sleeps to retry: the schedule does.
+ * This file sets the job up, hands local domains to the local server and
+ * remote ones to deliver_auth.c, deliver_route.c and deliver_smtp.c;
+ * deliver_job.c loads the job, deliver_record.c records each message.
  *
  * Durability: the remote 250 comes before our queue_update.  A crash
  * between the two leaves the recipient queued, so it is sent again later:
@@ -25,6 +28,7 @@
 #include "deliver_route.h"
 #include "deliver_smtp.h"
 #include "dns.h"
+#include "dtable.h"
 #include "local.h"
 #include "log.h"
 #include "mx.h"
@@ -32,7 +36,6 @@
 #include "queue.h"
 #include "relay.h"
 #include "smtp_auth.h"
-#include "dtable.h"
 #include "tls.h"
 #include "tls_decide.h"
 #include "util.h"
