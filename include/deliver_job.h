@@ -75,8 +75,10 @@ void	djob_load(struct djob *);
 void	djob_free(struct djob *);
 /* The job's limits (dlimit.h), counted from now. */
 void	djob_limits(struct djob *);
-/* Every recipient still pending gets the outcome, without Remote-MTA. */
-void	djob_settle_pending(struct djob *, const struct outcome *);
+/* Every recipient still pending gets the outcome, without Remote-MTA;
+ * resched 1 marks them stopped by a rate limit (settle.h). */
+void	djob_settle_pending(struct djob *, const struct outcome *,
+	    int resched);
 int	djob_any_pending(const struct djob *);
 int	djob_msg_pending(const struct dmsg *);
 /* The worker's random draws (MX shuffle seed, retry jitter). */

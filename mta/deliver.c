@@ -72,7 +72,7 @@ deliver_remote(struct djob *dj)
 	if (deliver_auth_setup(dj, &why) == -1 ||
 	    deliver_route_build(dj, &rt, &why) == -1) {
 		/* DEFER or BOUNCE as the resolver said, for the batch. */
-		djob_settle_pending(dj, &why);
+		djob_settle_pending(dj, &why, 0);
 		return;
 	}
 	/* The recipient domain's entry applies through a relay too, with

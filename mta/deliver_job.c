@@ -120,9 +120,9 @@ djob_free(struct djob *dj)
 	dj->nm = 0;
 }
 
-/* Every recipient still pending gets o. */
+/* Every recipient still pending gets o (and resched when set). */
 void
-djob_settle_pending(struct djob *dj, const struct outcome *o)
+djob_settle_pending(struct djob *dj, const struct outcome *o, int resched)
 {
 	size_t	 i, j;
 
@@ -131,6 +131,8 @@ djob_settle_pending(struct djob *dj, const struct outcome *o)
 			if (dj->m[i].res[j].pending) {
 				dj->m[i].res[j].out = *o;
 				dj->m[i].res[j].pending = 0;
+				if (resched)
+					dj->m[i].res[j].resched = 1;
 				/* No remote reply: no Remote-MTA. */
 				dj->m[i].res[j].remote[0] = '\0';
 			}

@@ -89,7 +89,6 @@ static void
 ratelimit_stop(struct djob *dj, const struct outcome *o)
 {
 	struct outcome	 nt;
-	size_t		 i, j;
 
 	if (!dj->rep.ratelimited) {
 		dj->rep.ratelimited = 1;
@@ -103,14 +102,7 @@ ratelimit_stop(struct djob *dj, const struct outcome *o)
 	}
 	outcome_set(&nt, OUTCOME_DEFER, o->status, "not tried: %s limits "
 	    "the rate (%s)", dj->job->dest, o->text);
-	for (i = 0; i < dj->nm; i++)
-		for (j = 0; j < dj->m[i].nrcpt; j++)
-			if (dj->m[i].res[j].pending) {
-				dj->m[i].res[j].out = nt;
-				dj->m[i].res[j].pending = 0;
-				dj->m[i].res[j].resched = 1;
-				dj->m[i].res[j].remote[0] = '\0';
-			}
+	djob_settle_pending(dj, &nt, 1);
 }
 
 static void
@@ -329,7 +321,7 @@ settle_unreached(struct djob *dj, const struct mx_route *rt)
 		outcome_set(&o, OUTCOME_DEFER, "4.4.3",
 		    "no usable address for any mail exchanger of %s",
 		    rt ? rt->domain : dj->job->dest);
-	djob_settle_pending(dj, &o);
+	djob_settle_pending(dj, &o, 0);
 }
 
 void
