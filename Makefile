@@ -49,7 +49,9 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
 MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
-		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
+		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
+		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
+		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
@@ -77,7 +79,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_dns_option tests/unit/test_rcpt_local \
 		tests/unit/test_mbox_open tests/unit/test_maildrop_tmp \
 		tests/unit/test_local_include tests/unit/test_local_child \
-		tests/unit/test_qwatch tests/unit/test_config_reload
+		tests/unit/test_qwatch tests/unit/test_config_reload \
+		tests/unit/test_settle
 
 .SUFFIXES: .c .o
 .c.o:
@@ -136,6 +139,8 @@ TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
 		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o
 tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
+tests/unit/test_settle: tests/unit/test_settle.c mta/settle.o queue/retry.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_settle.c mta/settle.o queue/retry.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS)
