@@ -64,6 +64,7 @@ struct tls_policy_ctx {
 	char				 domain[256];	/* next hop */
 	char				 rcpt_domain[256];
 	int				 relayed;
+	int				 name_long;	/* did not fit */
 	int				 use_sts;	/* recipient domain */
 	struct sts_opts			 sts_opts;
 	int				 sts_state;	/* -1 not yet */
@@ -79,7 +80,8 @@ struct tls_policy_ctx {
 void	tls_policy_ctx_init(struct tls_policy_ctx *, const struct config *,
 	    struct dns_ctx *, struct queue *, const struct tls_table *,
 	    const char *domain, const char *nexthop);
-/* 0 with d, or -1 with why (DEFER): skip this host. */
+/* 0 with d, or -1 with why (DEFER): skip this host; always -1 when a
+ * name given to tls_policy_ctx_init() did not fit (255 octets at most). */
 int	tls_policy_host(struct tls_policy_ctx *, const struct mx_route *,
 	    const struct mx_host *, int port, struct tls_decision *d,
 	    struct outcome *why);

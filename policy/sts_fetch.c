@@ -192,7 +192,12 @@ sts_txt(struct dns_ctx *dns, const char *domain, char *id, size_t idlen,
 	size_t		 i, off, tl, found = 0;
 	int		 rc;
 
-	(void)snprintf(name, sizeof(name), "_mta-sts.%s", domain);
+	if ((size_t)snprintf(name, sizeof(name), "_mta-sts.%s", domain) >=
+	    sizeof(name)) {
+		/* A cut name would be another domain's record. */
+		(void)snprintf(why, whylen, "domain name too long");
+		return 0;
+	}
 	(void)dns_query(dns, name, RR_TXT, &r);
 	if (r.sec == DNS_BOGUS) {
 		(void)snprintf(why, whylen, "DNSSEC validation failed for "
@@ -217,9 +222,9 @@ sts_txt(struct dns_ctx *dns, const char *domain, char *id, size_t idlen,
 		if (tl < 7 || memcmp(txt, "v=STSv1", 7) != 0)
 			continue;
 		found++;
-		if (sts_txt_parse(txt, tl, tid, sizeof(tid)) == NULL)
-			(void)strlcpy(id, tid, idlen);
-		else
+		/* A cut id would never equal the cached one: refused. */
+		if (sts_txt_parse(txt, tl, tid, sizeof(tid)) != NULL ||
+		    strlcpy(id, tid, idlen) >= idlen)
 			*id = '\0';
 	}
 	dns_reply_free(&r);

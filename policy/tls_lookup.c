@@ -23,10 +23,13 @@ tls_policy_ctx_init(struct tls_policy_ctx *c, const struct config *conf,
 	memset(c, 0, sizeof(*c));
 	c->dns = dns;
 	c->q = q;
-	(void)strlcpy(c->rcpt_domain, domain, sizeof(c->rcpt_domain));
+	/* A cut name would be looked up in the table (and for MTA-STS) as
+	 * another domain: such a destination gets no decision at all. */
+	c->name_long = strlcpy(c->rcpt_domain, domain,
+	    sizeof(c->rcpt_domain)) >= sizeof(c->rcpt_domain) ||
+	    strlcpy(c->domain, nexthop != NULL ? nexthop : domain,
+	    sizeof(c->domain)) >= sizeof(c->domain);
 	domain_normalize(c->rcpt_domain);
-	(void)strlcpy(c->domain, nexthop != NULL ? nexthop : domain,
-	    sizeof(c->domain));
 	domain_normalize(c->domain);
 	c->relayed = nexthop != NULL;
 	c->dest_entry = tls_table_lookup(t, c->rcpt_domain);
@@ -46,6 +49,11 @@ tls_policy_sts(struct tls_policy_ctx *c)
 {
 	if (c->sts_state != -1)
 		return c->sts_state;
+	if (c->name_long) {
+		(void)strlcpy(c->sts_why, "domain name too long",
+		    sizeof(c->sts_why));
+		return c->sts_state = 0;
+	}
 	if (!c->use_sts || c->dns == NULL) {
 		(void)strlcpy(c->sts_why, "MTA-STS not used for this next hop",
 		    sizeof(c->sts_why));
@@ -65,6 +73,11 @@ tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
 	char			 note[512];
 	int			 rc;
 
+	if (c->name_long) {
+		outcome_set(why, OUTCOME_DEFER, "4.7.5", "domain name too long "
+		    "for a TLS policy decision");
+		return -1;
+	}
 	memset(&s, 0, sizeof(s));
 	s.domain = c->domain;
 	s.host = h->name;

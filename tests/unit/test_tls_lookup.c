@@ -85,11 +85,75 @@ test_ctx_relayed(void **state)
 	config_free(&conf);
 }
 
+/* A name that does not fit the context is never cut to another domain's
+ * table entry or policy: every host defers. */
+static void
+test_ctx_name_long(void **state)
+{
+	struct tls_table_entry	 e;
+	struct tls_table	 t = { NULL, &e, 1 };
+	struct tls_policy_ctx	 c;
+	struct config		 conf;
+	struct mx_route		 rt;
+	struct mx_host		 h;
+	struct tls_decision	 d;
+	struct outcome		 o;
+	char			 name[300];
+	size_t			 i;
+	static const struct {
+		int	 rcpt_long, hop;	/* hop: 0 none, 1 short, 2 long */
+		int	 name_long;
+	} cases[] = {
+		{ 0, 0, 0 }, { 1, 0, 1 }, { 0, 1, 0 }, { 1, 1, 1 }, { 0, 2, 1 },
+	};
+
+	(void)state;
+	config_defaults(&conf);
+	/* 299 octets ending in ".a.test": cut, it would not be a.test */
+	memset(name, 'a', sizeof(name));
+	name[63] = name[127] = name[191] = name[255] = '.';
+	memcpy(name + sizeof(name) - 8, ".a.test", 8);
+	assert_null(tls_table_parse_line("a.test encrypt", &e));
+	e.line = 1;
+	memset(&rt, 0, sizeof(rt));
+	memset(&h, 0, sizeof(h));
+	(void)strlcpy(h.name, "mx.a.test", sizeof(h.name));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *dom = cases[i].rcpt_long ? name : "b.test";
+		const char *hop = cases[i].hop == 0 ? NULL :
+		    cases[i].hop == 1 ? "relay.test" : name;
+
+		tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, dom, hop);
+		if (c.name_long != cases[i].name_long)
+			fail_msg("case %zu: name_long %d", i, c.name_long);
+		if (cases[i].name_long) {
+			assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d,
+			    &o), -1);
+			assert_int_equal(o.kind, OUTCOME_DEFER);
+			assert_string_equal(o.status, "4.7.5");
+			assert_int_equal(tls_policy_sts(&c), 0);
+			assert_string_equal(c.sts_why, "domain name too long");
+		} else
+			assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d,
+			    &o), 0);
+		tls_policy_ctx_free(&c);
+	}
+	/* at the limit: 255 octets decide as usual */
+	memcpy(name + 248, ".a.test", 8);
+	assert_int_equal(strlen(name), 255);
+	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, name, NULL);
+	assert_false(c.name_long);
+	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
+	tls_policy_ctx_free(&c);
+	config_free(&conf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ctx_relayed),
+		cmocka_unit_test(test_ctx_name_long),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
