@@ -108,9 +108,11 @@ sts_fetch_from(const struct sts_addr *a, const char *host,
     const struct sts_opts *o, int64_t deadline, struct buf *resp,
     char *why, size_t whylen)
 {
-	struct https_req r = { a->family, a->a, o->port > 0 ? o->port : 443,
-			    host, "/.well-known/mta-sts.txt",
-			    STS_MAX_RESPONSE, deadline };
+	struct https_req r = { .family = a->family, .addr = a->a,
+			    .port = o->port > 0 ? o->port : 443,
+			    .host = host,
+			    .path = "/.well-known/mta-sts.txt",
+			    .max = STS_MAX_RESPONSE, .deadline = deadline };
 	SSL		*ssl;
 	char		 err[200];
 	long		 v;
