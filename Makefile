@@ -42,17 +42,18 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
-		queue/qid.o queue/retry.o queue/qfail.o
+		queue/qid.o queue/retry.o queue/qfail.o queue/qsts.o
 POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o policy/mx.o \
 		policy/relay.o policy/tls_policy.o \
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
-		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
+		policy/sts_fetch.o policy/tls_decide.o policy/tls_lookup.o \
+		policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
 MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
-		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
+		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
@@ -72,7 +73,8 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_smtp_client tests/unit/test_aliases \
 		tests/unit/test_sendmail_args tests/unit/test_tls_table \
 		tests/unit/test_mta_sts tests/unit/test_dane \
-		tests/unit/test_tls_decide tests/unit/test_throttle \
+		tests/unit/test_tls_decide tests/unit/test_tls_lookup \
+		tests/unit/test_netio_https tests/unit/test_throttle \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
@@ -135,10 +137,20 @@ tests/unit/test_mta_sts: tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_mta_sts.c policy/mta_sts.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_dane: tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dane.c policy/dane.o policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
+# The pure decision table: no Berkeley DB, libunbound or OpenSSL on the
+# link line (tls_decide.h; OpenSSL headers only for protocol constants).
 TLS_DECIDE_OBJS=	policy/tls_decide.o policy/tls_table.o policy/tls_policy.o \
-		policy/dane.o policy/mta_sts.o policy/sts_fetch.o policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o
-tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
+		policy/mta_sts.o
+tests/unit/test_tls_decide: tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_decide.c $(TLS_DECIDE_OBJS) $(BASE_OBJS) $(CMOCKA_LIBS)
+TLS_LOOKUP_OBJS=	policy/tls_lookup.o $(TLS_DECIDE_OBJS) policy/dane.o \
+		policy/sts_fetch.o policy/dns.o policy/dns_conf.o \
+		policy/dns_option.o policy/dns_anchor.o mta/netio.o \
+		mta/netio_https.o
+tests/unit/test_tls_lookup: tests/unit/test_tls_lookup.c $(TLS_LOOKUP_OBJS) $(QUEUE_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_tls_lookup.c $(TLS_LOOKUP_OBJS) $(QUEUE_OBJS) $(BASE_OBJS) $(LIBS) $(CMOCKA_LIBS)
+tests/unit/test_netio_https: tests/unit/test_netio_https.c mta/netio_https.o mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio_https.c mta/netio_https.o mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_settle: tests/unit/test_settle.c mta/settle.o queue/retry.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_settle.c mta/settle.o queue/retry.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)

@@ -3,8 +3,9 @@
  * "_mta-sts.<domain>" TXT record (§3.1) names the policy version; the
  * policy itself is fetched from https://mta-sts.<domain>/.well-known/
  * mta-sts.txt (§3.3: PKIX-verified HTTPS, SNI and host name checked, no
- * redirects, 200 only, at most 64 KiB, under a deadline) and cached in
- * the queue's "sts_cache" table until max_age (§5.1; at most 31557600 s).
+ * redirects, 200 only, at most 64 KiB, under a deadline; over netio,
+ * netio_https.h) and cached in the queue's "sts_cache" table (qsts.h)
+ * until max_age (§5.1; at most 31557600 s).
  * A failed refresh keeps the cached policy.  Parsers are pure.
  */
 #ifndef POSTERN_MTA_STS_H

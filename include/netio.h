@@ -44,6 +44,10 @@ int		 netio_fd(const struct netio *);
  */
 enum netio_line	 netio_getline(struct netio *, const char **line, size_t *len,
 		    size_t max, int timeout_ms);
+/* Raw input for protocols without lines (an HTTP response read to EOF):
+ * up to len bytes, the buffered ones first.  Bytes read, 0 at EOF, or -1
+ * (errno ETIMEDOUT when the deadline passed). */
+ssize_t		 netio_read(struct netio *, void *, size_t len, int timeout_ms);
 /* Bytes already read and buffered but not yet returned (early talkers,
  * data sent before STARTTLS completes: RFC 3207 §4.2 discards them). */
 size_t		 netio_pending(const struct netio *);

@@ -5,8 +5,10 @@
  * stricter of the recipient domain's and the next hop's
  * (tls_entry_stricter()), so a relayhost or transport_table route never
  * drops the recipient domain's level.  Secure TLSA that are all unusable
- * never weaken an MTA-STS enforce policy (dane_unusable_yields_to_sts()).  tls_policy_decide() is
- * pure and unit-tested by tables; the context below does the lookups.
+ * never weaken an MTA-STS enforce policy (dane_unusable_yields_to_sts()).
+ * tls_policy_decide() and the other pure functions (policy/tls_decide.c)
+ * are unit-tested by tables and link without Berkeley DB, libunbound or
+ * OpenSSL; the context below (policy/tls_lookup.c) does the lookups.
  * A host that must not be used (bogus TLSA, MX outside an enforced
  * MTA-STS policy, a table demand that cannot be met) gets -1 and a 4.7.x
  * DEFER outcome: the caller tries the next MX under its own decision.
@@ -49,8 +51,9 @@ int	tls_policy_wants_sts(const struct tls_table_entry *);
  * when the MTA-STS check replaces the encrypt of unusable TLSA. */
 int	dane_unusable_yields_to_sts(enum dane_state, enum sts_mode);
 
-/* Lookups for the hosts of one destination; owns the TLSA data that a
- * decision points to (valid until the next tls_policy_host()). */
+/* Lookups for the hosts of one destination (policy/tls_lookup.c); owns
+ * the TLSA data that a decision points to (valid until the next
+ * tls_policy_host()). */
 struct tls_policy_ctx {
 	struct dns_ctx			*dns;
 	struct queue			*q;		/* sts_cache, or NULL */
@@ -61,6 +64,7 @@ struct tls_policy_ctx {
 	char				 domain[256];	/* next hop */
 	char				 rcpt_domain[256];
 	int				 relayed;
+	int				 name_long;	/* did not fit */
 	int				 use_sts;	/* recipient domain */
 	struct sts_opts			 sts_opts;
 	int				 sts_state;	/* -1 not yet */
@@ -76,7 +80,8 @@ struct tls_policy_ctx {
 void	tls_policy_ctx_init(struct tls_policy_ctx *, const struct config *,
 	    struct dns_ctx *, struct queue *, const struct tls_table *,
 	    const char *domain, const char *nexthop);
-/* 0 with d, or -1 with why (DEFER): skip this host. */
+/* 0 with d, or -1 with why (DEFER): skip this host; always -1 when a
+ * name given to tls_policy_ctx_init() did not fit (255 octets at most). */
 int	tls_policy_host(struct tls_policy_ctx *, const struct mx_route *,
 	    const struct mx_host *, int port, struct tls_decision *d,
 	    struct outcome *why);

@@ -324,6 +324,31 @@ netio_pending(const struct netio *n)
 	return n->inlen + (p > 0 ? (size_t)p : 0);
 }
 
+ssize_t
+netio_read(struct netio *n, void *p, size_t len, int timeout_ms)
+{
+	size_t		 k;
+	enum io_rc	 rc;
+
+	if (n->inlen == 0 && !n->eof) {
+		n->inoff = 0;
+		if ((rc = fill(n, deadline_of(timeout_ms))) == IO_EOF)
+			n->eof = 1;
+		else if (rc == IO_TIMEOUT) {
+			errno = ETIMEDOUT;
+			return -1;
+		} else if (rc == IO_ERR)
+			return -1;
+	}
+	if (n->inlen == 0)
+		return 0;
+	k = n->inlen < len ? n->inlen : len;
+	memcpy(p, n->in + n->inoff, k);
+	n->inoff += k;
+	n->inlen -= k;
+	return (ssize_t)k;
+}
+
 void
 netio_discard_pending(struct netio *n)
 {

@@ -3,19 +3,15 @@
  * record and the addresses of mta-sts.<domain> come from the same
  * libunbound context as every other lookup (a bogus answer stops here);
  * the HTTPS client is PKIX-verified against the system CA store or the
- * configured CA file, with SNI and a host name check (§3.3).
+ * configured CA file, with SNI and a host name check (§3.3), and runs
+ * over netio (netio_https.h) like every other connection.  The cache is
+ * the queue's, reached through qsts.h.
  */
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -25,7 +21,8 @@
 #include "dns.h"
 #include "log.h"
 #include "mta_sts.h"
-#include "queue.h"
+#include "netio_https.h"
+#include "qsts.h"
 #include "util.h"
 
 #define RR_A		1
@@ -34,20 +31,11 @@
 #define STS_MAX_ADDRS	8
 /* Status line and headers on top of the 64 KiB body. */
 #define STS_MAX_RESPONSE	(STS_MAX_POLICY + 8192)
-#define STS_CACHE_TABLE	"sts_cache"
 
 struct sts_addr {
 	int		 family;
 	uint8_t		 a[16];
 };
-
-static int
-left_ms(int64_t deadline)
-{
-	int64_t	 l = deadline - mono_msec();
-
-	return l > 0 ? (int)l : 0;
-}
 
 /* One address family of mta-sts.<domain>; -1 when bogus. */
 static int
@@ -74,61 +62,6 @@ sts_addrs(struct dns_ctx *dns, const char *host, int rrtype,
 	}
 	dns_reply_free(&r);
 	return 0;
-}
-
-static int
-sts_connect(const struct sts_addr *a, int port, int64_t deadline)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	struct pollfd		 pfd;
-	socklen_t		 slen, elen = sizeof(int);
-	int			 fd, e = 0;
-
-	memset(&ss, 0, sizeof(ss));
-	if (a->family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		memcpy(&sin->sin_addr, a->a, 4);
-		slen = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		memcpy(&sin6->sin6_addr, a->a, 16);
-		slen = sizeof(*sin6);
-	}
-	if ((fd = socket(a->family, SOCK_STREAM, 0)) == -1)
-		return -1;
-	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
-		goto fail;
-	if (connect(fd, (struct sockaddr *)&ss, slen) == 0)
-		return fd;
-	if (errno != EINPROGRESS)
-		goto fail;
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	if (poll(&pfd, 1, left_ms(deadline)) != 1 ||
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) == -1 || e != 0)
-		goto fail;
-	return fd;
-fail:
-	(void)close(fd);
-	return -1;
-}
-
-/* Waits for the SSL call that wanted I/O; 0, or -1 on timeout. */
-static int
-sts_wait(SSL *ssl, int fd, int rc, int64_t deadline)
-{
-	struct pollfd	 pfd;
-	int		 e = SSL_get_error(ssl, rc);
-
-	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-		return -1;
-	pfd.fd = fd;
-	pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-	return poll(&pfd, 1, left_ms(deadline)) == 1 ? 0 : -1;
 }
 
 static SSL *
@@ -169,87 +102,44 @@ fail:
 	return ssl;
 }
 
-static int
-sts_handshake(SSL *ssl, int fd, const char *host, int64_t deadline,
-    char *why, size_t whylen)
-{
-	long	 v;
-	int	 rc;
-
-	while ((rc = SSL_connect(ssl)) != 1)
-		if (sts_wait(ssl, fd, rc, deadline) == -1) {
-			v = SSL_get_verify_result(ssl);
-			(void)snprintf(why, whylen, "TLS with %s failed: %s",
-			    host, v != X509_V_OK ?
-			    X509_verify_cert_error_string(v) :
-			    "handshake failed or timed out");
-			return -1;
-		}
-	return 0;
-}
-
-/* Writes the request and reads the response to EOF or the limit. */
-static int
-sts_exchange(SSL *ssl, int fd, const char *host, int64_t deadline,
-    struct buf *resp, char *why, size_t whylen)
-{
-	char	 req[512], chunk[4096];
-	int	 n, len, off = 0;
-
-	len = snprintf(req, sizeof(req), "GET /.well-known/mta-sts.txt "
-	    "HTTP/1.1\r\nHost: %s\r\nUser-Agent: postern\r\n"
-	    "Connection: close\r\n\r\n", host);
-	if (len < 0 || (size_t)len >= sizeof(req))
-		return -1;
-	while (off < len)
-		if ((n = SSL_write(ssl, req + off, len - off)) > 0)
-			off += n;
-		else if (sts_wait(ssl, fd, n, deadline) == -1)
-			goto fail;
-	for (;;) {
-		if ((n = SSL_read(ssl, chunk, sizeof(chunk))) > 0) {
-			buf_append(resp, chunk, (size_t)n);
-			if (resp->len > STS_MAX_RESPONSE) {
-				(void)snprintf(why, whylen, "policy at %s "
-				    "larger than 64 KiB", host);
-				return -1;
-			}
-		} else if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN ||
-		    SSL_get_error(ssl, n) == SSL_ERROR_SYSCALL)
-			return 0;	/* close_notify or plain EOF */
-		else if (sts_wait(ssl, fd, n, deadline) == -1)
-			goto fail;
-	}
-fail:
-	(void)snprintf(why, whylen, "HTTPS exchange with %s failed or timed "
-	    "out", host);
-	return -1;
-}
-
+/* One address: 0 with the raw response in resp, or -1 with why. */
 static int
 sts_fetch_from(const struct sts_addr *a, const char *host,
     const struct sts_opts *o, int64_t deadline, struct buf *resp,
     char *why, size_t whylen)
 {
-	SSL	*ssl;
-	int	 fd, rc = -1;
+	struct https_req r = { .family = a->family, .addr = a->a,
+			    .port = o->port > 0 ? o->port : 443,
+			    .host = host,
+			    .path = "/.well-known/mta-sts.txt",
+			    .max = STS_MAX_RESPONSE, .deadline = deadline };
+	SSL		*ssl;
+	char		 err[200];
+	long		 v;
 
-	if ((fd = sts_connect(a, o->port > 0 ? o->port : 443, deadline)) ==
-	    -1) {
-		(void)snprintf(why, whylen, "cannot connect to %s: %s", host,
-		    errno ? strerror(errno) : "timed out");
-		return -1;
-	}
 	if ((ssl = sts_ssl(host, o, why, whylen)) == NULL)
-		goto done;
-	(void)SSL_set_fd(ssl, fd);
-	if (sts_handshake(ssl, fd, host, deadline, why, whylen) == 0)
-		rc = sts_exchange(ssl, fd, host, deadline, resp, why, whylen);
-	(void)SSL_shutdown(ssl);
-	SSL_free(ssl);
-done:
-	(void)close(fd);
-	return rc;
+		return -1;
+	switch (netio_https_get(&r, ssl, resp, &v, err, sizeof(err))) {
+	case HTTPS_OK:
+		return 0;
+	case HTTPS_CONNECT:
+		(void)snprintf(why, whylen, "cannot connect to %s: %s", host,
+		    err);
+		break;
+	case HTTPS_TLS:
+		(void)snprintf(why, whylen, "TLS with %s failed: %s", host,
+		    v != X509_V_OK ? X509_verify_cert_error_string(v) : err);
+		break;
+	case HTTPS_TOOBIG:
+		(void)snprintf(why, whylen, "policy at %s larger than 64 KiB",
+		    host);
+		break;
+	default:
+		(void)snprintf(why, whylen, "HTTPS exchange with %s failed: "
+		    "%s", host, err);
+		break;
+	}
+	return -1;
 }
 
 int
@@ -279,7 +169,7 @@ sts_fetch(struct dns_ctx *dns, const char *domain, const struct sts_opts *o,
 		return -1;
 	}
 	buf_init(&resp);
-	for (i = 0; i < n && rc == -1 && left_ms(deadline) > 0; i++) {
+	for (i = 0; i < n && rc == -1 && mono_msec() < deadline; i++) {
 		buf_reset(&resp);
 		rc = sts_fetch_from(&addrs[i], host, o, deadline, &resp, why,
 		    whylen);
@@ -304,7 +194,12 @@ sts_txt(struct dns_ctx *dns, const char *domain, char *id, size_t idlen,
 	size_t		 i, off, tl, found = 0;
 	int		 rc;
 
-	(void)snprintf(name, sizeof(name), "_mta-sts.%s", domain);
+	if ((size_t)snprintf(name, sizeof(name), "_mta-sts.%s", domain) >=
+	    sizeof(name)) {
+		/* A cut name would be another domain's record. */
+		(void)snprintf(why, whylen, "domain name too long");
+		return 0;
+	}
 	(void)dns_query(dns, name, RR_TXT, &r);
 	if (r.sec == DNS_BOGUS) {
 		(void)snprintf(why, whylen, "DNSSEC validation failed for "
@@ -329,9 +224,9 @@ sts_txt(struct dns_ctx *dns, const char *domain, char *id, size_t idlen,
 		if (tl < 7 || memcmp(txt, "v=STSv1", 7) != 0)
 			continue;
 		found++;
-		if (sts_txt_parse(txt, tl, tid, sizeof(tid)) == NULL)
-			(void)strlcpy(id, tid, idlen);
-		else
+		/* A cut id would never equal the cached one: refused. */
+		if (sts_txt_parse(txt, tl, tid, sizeof(tid)) != NULL ||
+		    strlcpy(id, tid, idlen) >= idlen)
 			*id = '\0';
 	}
 	dns_reply_free(&r);
@@ -349,12 +244,11 @@ sts_txt(struct dns_ctx *dns, const char *domain, char *id, size_t idlen,
 static int
 cache_get(struct queue *q, const char *domain, struct sts_policy *p)
 {
-	char	*val;
-	size_t	 len;
-	const char *err;
+	char		*val;
+	size_t		 len;
+	const char	*err;
 
-	if (q == NULL || queue_kv_get(q, STS_CACHE_TABLE, domain, &val,
-	    &len) != 0)
+	if (qsts_get(q, domain, &val, &len) != 0)
 		return -1;
 	err = sts_cache_decode(val, len, p);
 	free(val);
@@ -375,7 +269,7 @@ cache_put(struct queue *q, const char *domain, const struct sts_policy *p,
 	if (q == NULL)
 		return;
 	rec = sts_cache_encode(p, text, len, &rlen);
-	if (queue_kv_put(q, STS_CACHE_TABLE, domain, rec, rlen) != 0)
+	if (qsts_put(q, domain, rec, rlen) != 0)
 		log_warnx("mta-sts: cannot cache the policy of %s", domain);
 	free(rec);
 }

@@ -1,16 +1,14 @@
 /*
  * The TLS decision per MX host.  The order and every rule live in
- * tls_policy_decide(), free of I/O; tls_policy_host() only gathers its
- * inputs (table entry, TLSA RRset, MTA-STS policy) and logs what MTA-STS
- * testing mode would have enforced (RFC 8461 §5).
+ * tls_policy_decide(), free of I/O: this file links with tls_policy.o,
+ * tls_table.o, mta_sts.o and util.o alone (no Berkeley DB, libunbound or
+ * OpenSSL).  tls_lookup.c gathers its inputs (table entry, TLSA RRset,
+ * MTA-STS policy).
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "compat.h"
-#include "config.h"
-#include "log.h"
 #include "tls_decide.h"
 #include "util.h"
 
@@ -218,103 +216,4 @@ tls_policy_wants_sts(const struct tls_table_entry *e)
 	if (e->level == TLS_LEVEL_MAY)
 		return !e->no_sts;
 	return e->level == TLS_LEVEL_MTA_STS;
-}
-
-void
-tls_policy_ctx_init(struct tls_policy_ctx *c, const struct config *conf,
-    struct dns_ctx *dns, struct queue *q, const struct tls_table *t,
-    const char *domain, const char *nexthop)
-{
-	memset(c, 0, sizeof(*c));
-	c->dns = dns;
-	c->q = q;
-	(void)strlcpy(c->rcpt_domain, domain, sizeof(c->rcpt_domain));
-	domain_normalize(c->rcpt_domain);
-	(void)strlcpy(c->domain, nexthop != NULL ? nexthop : domain,
-	    sizeof(c->domain));
-	domain_normalize(c->domain);
-	c->relayed = nexthop != NULL;
-	c->dest_entry = tls_table_lookup(t, c->rcpt_domain);
-	if (c->relayed)
-		c->hop_entry = tls_table_lookup(t, c->domain);
-	c->entry = tls_entry_stricter(c->dest_entry, c->hop_entry, c->relayed,
-	    &c->merged);
-	c->use_sts = !c->relayed;
-	c->sts_opts.cafile = conf->sts_ca_file;
-	c->sts_opts.port = (int)conf->sts_port;
-	c->sts_opts.timeout_ms = (int)conf->sts_timeout * 1000;
-	c->sts_state = -1;
-}
-
-int
-tls_policy_sts(struct tls_policy_ctx *c)
-{
-	if (c->sts_state != -1)
-		return c->sts_state;
-	if (!c->use_sts || c->dns == NULL) {
-		(void)strlcpy(c->sts_why, "MTA-STS not used for this next hop",
-		    sizeof(c->sts_why));
-		return c->sts_state = 0;
-	}
-	c->sts_state = sts_get(c->dns, c->q, c->domain, &c->sts_opts,
-	    (long long)time(NULL), &c->sts, c->sts_why, sizeof(c->sts_why));
-	return c->sts_state;
-}
-
-int
-tls_policy_host(struct tls_policy_ctx *c, const struct mx_route *rt,
-    const struct mx_host *h, int port, struct tls_decision *d,
-    struct outcome *why)
-{
-	struct tls_policy_src	 s;
-	char			 note[512];
-	int			 rc;
-
-	memset(&s, 0, sizeof(s));
-	s.domain = c->domain;
-	s.host = h->name;
-	s.entry = c->entry;
-	dane_result_free(&c->dane);
-	if (tls_policy_wants_dane(c->entry) && c->dns != NULL) {
-		dane_lookup(c->dns, rt, h, port, &c->dane);
-		s.dane = &c->dane;
-	}
-	/* DANE comes first: MTA-STS is looked up only when it matters,
-	 * which includes unusable TLSA (dane_unusable_yields_to_sts()). */
-	if ((s.dane == NULL || s.dane->state == DANE_NONE ||
-	    s.dane->state == DANE_UNUSABLE) &&
-	    tls_policy_wants_sts(c->entry)) {
-		rc = tls_policy_sts(c);
-		s.sts = rc == 1 ? &c->sts : NULL;
-		s.sts_bogus = rc == -1;
-		s.sts_why = c->sts_why;
-	}
-	if (tls_policy_decide(&s, d, note, sizeof(note), why) == -1)
-		return -1;
-	if (note[0] != '\0')
-		log_info("%s: %s", c->domain, note);
-	return 0;
-}
-
-int
-tls_policy_cred(const struct tls_policy_ctx *c, const struct mx_host *h,
-    struct tls_decision *d)
-{
-	const struct tls_table_entry	*he = c->hop_entry;
-	enum tls_level			 l;
-	int				 min_proto = d->min_proto;
-
-	l = tls_cred_level(d->level, he != NULL, he ? he->level :
-	    TLS_LEVEL_VERIFY);
-	if (l != d->level) {
-		tls_decision_init(d, l, "relayhost_auth_file", h->name);
-		d->min_proto = min_proto;
-	}
-	return !tls_auth_required(d->level) && he != NULL;
-}
-
-void
-tls_policy_ctx_free(struct tls_policy_ctx *c)
-{
-	dane_result_free(&c->dane);
 }

@@ -15,7 +15,9 @@ in clear where the policy forbids it.
 import os
 import re
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -704,6 +706,38 @@ def test_policy_command_sts_refused(env):
     assert "level: mta-sts" in out, out
     assert re.search(r"probe .*: deferred 4\.7\.5 .*not verified", out), out
     assert "delivery: not allowed" in out
+
+
+def test_policy_command_sts_connect_timeout(env):
+    """A policy host that never answers the SYN (a listener whose accept
+    queue is full): the fetch ends at sts_timeout and says it timed out,
+    not "Operation now in progress"; without a policy the mail may go."""
+    s = Scenario(env)
+    s.peer(0, "selfsigned")
+    s.publish()
+    addr = "%s.%d" % (env.block.net, 50)
+    lsock = socket.socket()
+    lsock.bind((addr, 443))
+    lsock.listen(0)
+    fill = []
+    for _ in range(4):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex((addr, 443))
+        fill.append(c)
+    env.on_stop(lambda: [x.close() for x in fill + [lsock]])
+    env.dns.add_records([
+        '_mta-sts.%s. 300 IN TXT "v=STSv1; id=1"' % s.domain,
+        "mta-sts.%s. 300 IN A %s" % (s.domain, addr)])
+    conf = s.conf()
+    conf["sts_timeout"] = 1
+    p = env.postern(conf)
+    t0 = time.monotonic()
+    rc, out = run_policy(p, s.domain)
+    assert time.monotonic() - t0 < 30, out
+    assert re.search(r"mta-sts: none \(cannot connect to mta-sts\.%s: "
+                     r"Connection timed out\)" % re.escape(s.domain), out), out
+    assert "in progress" not in out, out
 
 
 def test_policy_command_bogus_and_table(env):

@@ -231,78 +231,6 @@ test_unusable_yields(void **state)
 			fail_msg("case %zu", i);
 }
 
-/* Through a relay the recipient domain's entry still applies (stricter
- * of the two entries), and MTA-STS is not used. */
-static void
-test_ctx_relayed(void **state)
-{
-	struct tls_table_entry	 e[2];
-	struct tls_table	 t = { NULL, e, 2 };
-	struct tls_policy_ctx	 c;
-	struct config		 conf;
-	struct mx_route		 rt;
-	struct mx_host		 h;
-	struct tls_decision	 d;
-	struct outcome		 o;
-
-	(void)state;
-	config_defaults(&conf);
-	assert_null(tls_table_parse_line("a.test verify match=mx.a.test",
-	    &e[0]));
-	e[0].line = 1;
-	assert_null(tls_table_parse_line("10.1.2.3 encrypt", &e[1]));
-	e[1].line = 2;
-	memset(&rt, 0, sizeof(rt));
-	memset(&h, 0, sizeof(h));
-	(void)strlcpy(h.name, "10.1.2.3", sizeof(h.name));
-
-	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "A.test", "10.1.2.3");
-	assert_ptr_equal(c.dest_entry, &e[0]);
-	assert_ptr_equal(c.hop_entry, &e[1]);
-	assert_int_equal(c.entry->level, TLS_LEVEL_VERIFY);
-	assert_false(c.use_sts);
-	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
-	assert_int_equal(d.level, TLS_LEVEL_VERIFY);
-	assert_string_equal(d.sni, "10.1.2.3");
-	assert_int_equal(d.nmatch, 1);
-	assert_string_equal(d.match[0], "mx.a.test");
-	assert_string_equal(d.why, "tls_policy:1");
-	tls_policy_ctx_free(&c);
-
-	/* The domain's own MX hosts: one entry, MTA-STS used. */
-	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "a.test", NULL);
-	assert_null(c.hop_entry);
-	assert_int_equal(c.entry->level, TLS_LEVEL_VERIFY);
-	assert_true(c.use_sts);
-	tls_policy_ctx_free(&c);
-
-	/* A next hop without an entry for the domain: the hop's alone.  With
-	 * credentials its own "encrypt" is kept, and said (warn). */
-	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "10.1.2.3");
-	assert_null(c.dest_entry);
-	assert_int_equal(c.entry->level, TLS_LEVEL_ENCRYPT);
-	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
-	d.min_proto = TLS1_3_VERSION;
-	assert_int_equal(tls_policy_cred(&c, &h, &d), 1);
-	assert_int_equal(d.level, TLS_LEVEL_ENCRYPT);
-	tls_policy_ctx_free(&c);
-
-	/* No entry for the next hop: credentials need verify of its name. */
-	(void)strlcpy(h.name, "relay.test", sizeof(h.name));
-	tls_policy_ctx_init(&c, &conf, NULL, NULL, &t, "b.test", "relay.test");
-	assert_null(c.entry);
-	assert_int_equal(tls_policy_host(&c, &rt, &h, 25, &d, &o), 0);
-	assert_int_equal(d.level, TLS_LEVEL_MAY);
-	d.min_proto = TLS1_3_VERSION;
-	assert_int_equal(tls_policy_cred(&c, &h, &d), 0);
-	assert_int_equal(d.level, TLS_LEVEL_VERIFY);
-	assert_string_equal(d.why, "relayhost_auth_file");
-	assert_string_equal(d.sni, "relay.test");
-	assert_int_equal(d.min_proto, TLS1_3_VERSION);
-	tls_policy_ctx_free(&c);
-	config_free(&conf);
-}
-
 int
 main(void)
 {
@@ -310,7 +238,6 @@ main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_unusable_yields),
-		cmocka_unit_test(test_ctx_relayed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
