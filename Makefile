@@ -48,7 +48,9 @@ MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_pars
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
-		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
+		mta/local_server.o mta/local_request.o mta/local_alias.o \
+		mta/local_target.o mta/local_io.o mta/local_worker.o mta/mbox.o \
+		mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
 		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o \
 		mta/local_include.o mta/local_child.o
