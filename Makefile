@@ -45,6 +45,8 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
 MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
+		mta/smtpd_tls.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/control.o mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
