@@ -44,7 +44,12 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/tls_table.o policy/dane.o policy/mta_sts.o \
 		policy/sts_fetch.o policy/tls_decide.o policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
-MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+# The server's input parsers (smtp_parse.h), unit-tested and fuzzed alone.
+SMTP_PARSE_OBJS=	mta/smtp_parse.o mta/smtp_path.o mta/smtp_param.o \
+		mta/smtp_xtext.o
+SMTP_PARSE_SRCS=	mta/smtp_parse.c mta/smtp_path.c mta/smtp_param.c \
+		mta/smtp_xtext.c
+MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
 		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
 		mta/smtpd_tls.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/runner.o \
@@ -109,8 +114,8 @@ tests/unit/test_qrecord: tests/unit/test_qrecord.c $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qrecord.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_queue: tests/unit/test_queue.c $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_queue.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
-tests/unit/test_smtp_parse: tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_parse: tests/unit/test_smtp_parse.c $(SMTP_PARSE_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_parse.c $(SMTP_PARSE_OBJS) $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_data: tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
@@ -197,9 +202,9 @@ FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 
 fuzz-build: $(FUZZ_BINS)
 
-tests/fuzz/bin/fuzz_smtp_cmd: tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_smtp_cmd: tests/fuzz/fuzz_smtp_cmd.c $(SMTP_PARSE_SRCS) $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_cmd.c $(SMTP_PARSE_SRCS) $(FUZZ_BASE)
 tests/fuzz/bin/fuzz_smtp_data: tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE)
