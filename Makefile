@@ -57,7 +57,8 @@ MTA_OBJS=	mta/master.o mta/check.o mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_
 		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
 		mta/local_server.o mta/local_request.o mta/local_alias.o \
 		mta/local_target.o mta/local_io.o mta/local_worker.o mta/mbox.o \
-		mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
+		mta/maildrop.o mta/maildrop_parse.o mta/maildrop_pickup.o \
+		mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
 		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o \
 		mta/local_include.o mta/local_child.o
