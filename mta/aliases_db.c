@@ -20,8 +20,6 @@
 
 #define ALIAS_MAX_FILE	(64 * 1024 * 1024)
 
-/* -- files and the Berkeley DB map -------------------------------- */
-
 static int
 read_file(const char *path, char **text, size_t *len)
 {

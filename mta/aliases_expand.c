@@ -13,8 +13,6 @@
 
 #define ALIAS_MAX_STEPS	(10 * ALIAS_MAX_TARGETS)	/* items per expansion */
 
-/* -- expansion ----------------------------------------------------- */
-
 struct xp {
 	const struct alias_ops	*ops;
 	struct alias_list	*out;

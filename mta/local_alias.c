@@ -24,8 +24,6 @@
 
 #define LOCAL_MAX_FORWARD	65536
 
-/* -- the lookups, as the server does them -------------------------- */
-
 static int
 ops_lookup(void *arg, const char *name, char **rhs)
 {

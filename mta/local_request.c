@@ -26,8 +26,6 @@
 #include "rcpt_local.h"
 #include "util.h"
 
-/* -- one request, in the server's child --------------------------- */
-
 static void
 merge(struct outcome *all, const struct outcome *one, int *nsent)
 {

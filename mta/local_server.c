@@ -35,8 +35,6 @@ local_server_fd(void)
 	return local_fd;
 }
 
-/* -- the server ---------------------------------------------------- */
-
 /* "sender\0rcpt\0qid\0" with the reply socket as SCM_RIGHTS. */
 static int
 recv_request(int sock, struct local_request *rq, int *fd)

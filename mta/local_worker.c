@@ -26,8 +26,6 @@
 
 #define LOCAL_IO_TIMEOUT	60000	/* ms, body transfer */
 
-/* -- the worker's side -------------------------------------------- */
-
 static int
 send_request(const struct qmsg *m, const char *rcpt, int fd)
 {

@@ -10,8 +10,6 @@
 #include "maildrop.h"
 #include "util.h"
 
-/* -- the untrusted file, parsed ------------------------------------ */
-
 void
 maildrop_env_free(struct maildrop_env *e)
 {

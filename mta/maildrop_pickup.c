@@ -28,8 +28,6 @@
 
 #define PICKUP_MAX_FILES	1000	/* per pass */
 
-/* -- pickup (the daemon's user) ----------------------------------- */
-
 /* "user" -> "user@hostname"; domains lower-cased for the next hop. */
 static char *
 qualify(const char *addr, const struct config *conf, char **dest)

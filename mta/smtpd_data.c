@@ -30,8 +30,6 @@
  * several connections in turn (master.c) and joins the environment once. */
 static struct queue		*proc_q;
 
-/* ---- DATA ------------------------------------------------------------ */
-
 /* RFC 3848 / RFC 6531 §3.7.3 "with" protocol names. */
 static const char *
 proto_name(struct smtpd_session *s)

@@ -20,8 +20,6 @@ smtpd_tls_text(struct smtpd_session *s, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- STARTTLS -------------------------------------------------------- */
-
 /* Handshake; on success the session starts over (RFC 3207 §4.2). */
 static int
 tls_start(struct smtpd_session *s)
