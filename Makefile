@@ -49,13 +49,28 @@ POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_ancho
 		policy/sts_fetch.o policy/tls_decide.o policy/tls_lookup.o \
 		policy/throttle.o \
 		policy/dtable.o policy/dlimit.o
-MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o mta/privsep.o mta/smtp_server.o mta/smtp_parse.o \
+# The server's input parsers (smtp_parse.h), unit-tested and fuzzed alone.
+SMTP_PARSE_OBJS=	mta/smtp_parse.o mta/smtp_path.o mta/smtp_param.o \
+		mta/smtp_xtext.o
+SMTP_PARSE_SRCS=	mta/smtp_parse.c mta/smtp_path.c mta/smtp_param.c \
+		mta/smtp_xtext.c
+# aliases(5): the parser, the expansion and the Berkeley DB map.
+ALIASES_OBJS=	mta/aliases.o mta/aliases_expand.o mta/aliases_db.o
+ALIASES_SRCS=	mta/aliases.c mta/aliases_expand.c mta/aliases_db.c
+MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
+		mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
+		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
+		mta/smtpd_tls.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
-		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o mta/fdpass.o \
-		mta/smtp_reply.o mta/policy_cmd.o mta/aliases.o mta/smtp_wire.o \
-		mta/local.o mta/maildrop.o mta/sendmail_args.o mta/sendmail.o \
+		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o \
+		mta/fdpass.o \
+		mta/smtp_reply.o mta/policy_cmd.o $(ALIASES_OBJS) mta/smtp_wire.o \
+		mta/local_server.o mta/local_request.o mta/local_alias.o \
+		mta/local_target.o mta/local_io.o mta/local_worker.o mta/mbox.o \
+		mta/maildrop.o mta/maildrop_parse.o mta/maildrop_pickup.o \
+		mta/sendmail_args.o mta/sendmail.o \
 		mta/crashpoint.o mta/smtp_auth.o mta/hopcount.o \
 		mta/rcpt_local.o mta/mbox_open.o mta/maildrop_tmp.o \
 		mta/local_include.o mta/local_child.o \
@@ -116,8 +131,8 @@ tests/unit/test_qrecord: tests/unit/test_qrecord.c $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_qrecord.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_queue: tests/unit/test_queue.c $(BASE_OBJS) $(QUEUE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_queue.c $(QUEUE_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
-tests/unit/test_smtp_parse: tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_parse.c mta/smtp_parse.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_smtp_parse: tests/unit/test_smtp_parse.c $(SMTP_PARSE_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_parse.c $(SMTP_PARSE_OBJS) $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_smtp_data: tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_data.c mta/smtp_data.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_relay: tests/unit/test_relay.c policy/relay.o $(BASE_OBJS)
@@ -196,10 +211,10 @@ tests/unit/test_local_include: tests/unit/test_local_include.c mta/local_include
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_include.c mta/local_include.o mta/privsep.o queue/qfail.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_local_child: tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_local_child.c mta/local_child.o $(BASE_OBJS) $(CMOCKA_LIBS)
-tests/unit/test_aliases: tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
-tests/unit/test_rcpt_local: tests/unit/test_rcpt_local.c mta/rcpt_local.o mta/aliases.o $(BASE_OBJS)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_rcpt_local.c mta/rcpt_local.o mta/aliases.o $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_aliases: tests/unit/test_aliases.c $(ALIASES_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_aliases.c $(ALIASES_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
+tests/unit/test_rcpt_local: tests/unit/test_rcpt_local.c mta/rcpt_local.o $(ALIASES_OBJS) $(BASE_OBJS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_rcpt_local.c mta/rcpt_local.o $(ALIASES_OBJS) $(BASE_OBJS) $(DB_LIBS) $(CMOCKA_LIBS)
 tests/unit/test_sendmail_args: tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_sendmail_args.c mta/sendmail_args.o $(BASE_OBJS) $(CMOCKA_LIBS)
 
@@ -222,9 +237,9 @@ FUZZ_BINS=	tests/fuzz/bin/fuzz_smtp_cmd tests/fuzz/bin/fuzz_smtp_data \
 
 fuzz-build: $(FUZZ_BINS)
 
-tests/fuzz/bin/fuzz_smtp_cmd: tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_smtp_cmd: tests/fuzz/fuzz_smtp_cmd.c $(SMTP_PARSE_SRCS) $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_cmd.c mta/smtp_parse.c $(FUZZ_BASE)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_cmd.c $(SMTP_PARSE_SRCS) $(FUZZ_BASE)
 tests/fuzz/bin/fuzz_smtp_data: tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZZ_BASE)
@@ -237,18 +252,18 @@ tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE) $
 tests/fuzz/bin/fuzz_mta_sts: tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_aliases: tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_aliases: tests/fuzz/fuzz_aliases.c $(ALIASES_SRCS) $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_aliases.c mta/aliases.c $(FUZZ_BASE) $(DB_LIBS)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_aliases.c $(ALIASES_SRCS) $(FUZZ_BASE) $(DB_LIBS)
 tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_BASE)
 tests/fuzz/bin/fuzz_dns_option: tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c mta/aliases.c mta/config.c $(FUZZ_BASE) $(DB_LIBS)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(DB_LIBS)
 tests/fuzz/bin/fuzz_sendmail_prepare: tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE)

@@ -53,6 +53,9 @@ int	aliases_parse(const char *text, size_t len,
 	    int (*fn)(void *, const char *name, const char *rhs, int line),
 	    void (*bad)(void *, int line, const char *why), void *arg);
 
+/* Pure: (*p, *len) without its leading and trailing white space. */
+void	aliases_trim(const char **p, size_t *len);
+
 /* One right-hand side item, classified.  NULL or a reason. */
 const char *aliases_item(const char *item, size_t len,
 	    enum alias_kind *kind, char **value, int *noexpand);

@@ -18,11 +18,11 @@
  * .forward files the server reads itself, never from the unprivileged
  * side.
  *
- * mbox format and locking as FreeBSD's mail.local, mail(1), mutt and
- * dovecot expect: "From sender date" line, ">From " quoting (mboxo), a
- * blank line after each message; a dotlock (USER.lock) plus fcntl
- * locks, and flock where it is a separate lock (Linux).  A failed write
- * truncates the mbox back to its old size: nothing half-written.
+ * Files: local_server.c (the server loop), local_request.c (one
+ * request in its child), local_alias.c (the lookups), local_target.c
+ * (mailbox, file and pipe targets), local_io.c (what the processes
+ * pass each other), local_worker.c (the worker's side); mboxes are
+ * written by mbox.h.
  */
 #ifndef POSTERN_LOCAL_H
 #define POSTERN_LOCAL_H
@@ -31,13 +31,9 @@
 #include <sys/types.h>
 
 struct alias_ops;
-struct buf;
 struct config;
 struct outcome;
 struct qmsg;
-
-#define LOCAL_LOCK_TRIES	60	/* seconds waiting for a mailbox lock */
-#define LOCAL_STALE_LOCK	300	/* a dotlock older than this is stale */
 
 /* Master, as root, before the listeners and the drop.  Outside the
  * foreground the server lets go of the terminal (stdin, stdout and
@@ -53,15 +49,5 @@ void	local_deliver(const struct config *, const struct qmsg *,
 
 /* The lookups of aliases_expand as the server does them (also -bv). */
 void	local_alias_ops(const struct config *, struct alias_ops *);
-
-/* Pure: a message (CRLF lines) in mbox form: "From " line, LF lines,
- * ">From " quoting, a final empty line. */
-void	mbox_format(struct buf *, const char *sender, long long t,
-	    const char *msg, size_t len);
-
-/* Appends formatted bytes to path under the locks; creates the mbox
- * for uid/gid when missing.  o says what happened. */
-int	mbox_append(const char *path, uid_t, gid_t, const char *data,
-	    size_t len, struct outcome *o);
 
 #endif

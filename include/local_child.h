@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "local.h"
+#include "mbox.h"
 
 /* seconds: both lock waits of an append in progress, and some */
 #define LOCAL_TERM_GRACE	(2 * LOCAL_LOCK_TRIES + 15)

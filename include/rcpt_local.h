@@ -11,7 +11,7 @@
  * (RFC 5321 §4.5.1) and MAILER-DAEMON are always known: aliases_expand()
  * gives them to root when no alias names them.  A catch-all name
  * (local_catchall) makes every local part known; local delivery then
- * hands unknown names to it (local.c), with the same lookups.
+ * hands unknown names to it (local_request.c), with the same lookups.
  *
  * The decision is pure (rcpt_local_decide); rcpt_local_lookup() does the
  * I/O around it and works in the session process as the unprivileged

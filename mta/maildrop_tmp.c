@@ -1,6 +1,6 @@
 /*
  * The maildrop's temporary files: which names they are and when one
- * is stale.  Pure; the pickup (mta/maildrop.c) does the unlinking.
+ * is stale.  Pure; the pickup (mta/maildrop_pickup.c) unlinks them.
  */
 #include <string.h>
 

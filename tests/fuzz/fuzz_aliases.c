@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: the aliases(5) parser and expansion (mta/aliases.c).
+ * libFuzzer target: the aliases(5) parser and expansion (mta/aliases.c,
+ * mta/aliases_expand.c).
  * The input is an aliases text; the lookups of the expansion are served
  * from it: a name is an entry, ":include:/x" reads the value of entry
  * "x", and user u's .forward is the value of entry "forward-u".  So the

@@ -1,7 +1,8 @@
 /*
- * libFuzzer target: the SMTP command and path parsers (mta/smtp_parse.c)
- * on arbitrary command lines.  Invariants beyond "no crash, no read past
- * len": a refusal is a complete SMTP reply ("DDD D.D.D text"); an accepted
+ * libFuzzer target: the SMTP command and path parsers (mta/smtp_parse.c,
+ * smtp_path.c, smtp_param.c, smtp_xtext.c) on arbitrary command lines.
+ * Invariants beyond "no crash, no read past len": a refusal is a
+ * complete SMTP reply ("DDD D.D.D text"); an accepted
  * path is NUL-terminated within its bounds and its parts are consistent;
  * xtext decodes, encodes and decodes again to the same octets.
  */

@@ -21,7 +21,7 @@ from crashkit import db_recover_copy, log_clean, queue_clean
 from harness import make_message
 
 TMPFS_SIZE = 64 * 1024 * 1024
-RESERVE = 16 * 1024 * 1024      # smtp_server.c SPOOL_RESERVE
+RESERVE = 16 * 1024 * 1024      # smtpd_envelope.c SPOOL_RESERVE
 MAX_SIZE = 10 * 1024 * 1024
 
 
