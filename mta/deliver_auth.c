@@ -61,7 +61,8 @@ cred_warn_one(const struct config *conf, const struct tls_table *t,
 		memmove(host, host + 1, len - 2);
 		host[len - 2] = '\0';
 	}
-	if ((e = tls_table_lookup(t, host)) == NULL ||
+	/* A ".parent" entry does not weaken it (tls_policy_cred()). */
+	if ((e = tls_table_lookup(t, host)) == NULL || e->domain[0] == '.' ||
 	    tls_auth_required(tls_cred_level(e->level, 1, e->level)))
 		return 0;
 	/* An unreadable file is reported, and defers, at delivery. */

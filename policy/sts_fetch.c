@@ -334,5 +334,15 @@ sts_get(struct dns_ctx *dns, struct queue *q, const char *domain,
 		*p = cached;
 		return 1;
 	}
+	/* No TXT answer is not "no policy": an attacker who drops the TXT
+	 * query must not turn a domain's enforce into nothing.  Without a
+	 * cached policy, ask the policy host itself; only when that fails
+	 * too is there none, as for a domain that publishes nothing. */
+	if (txt == 2 && sts_refresh(dns, q, domain, o, now, "", p, fwhy,
+	    sizeof(fwhy)) == 0) {
+		log_info("mta-sts: %s: TXT lookup failed; the policy host "
+		    "answered, its policy applies", domain);
+		return 1;
+	}
 	return 0;
 }

@@ -112,6 +112,10 @@ tls_policy_cred(const struct tls_policy_ctx *c, const struct mx_host *h,
 	enum tls_level			 l;
 	int				 min_proto = d->min_proto;
 
+	/* Only an entry for the next hop itself may weaken what its
+	 * credentials need, never a ".parent" one written for a domain. */
+	if (he != NULL && he->domain[0] == '.')
+		he = NULL;
 	l = tls_cred_level(d->level, he != NULL, he ? he->level :
 	    TLS_LEVEL_VERIFY);
 	if (l != d->level) {

@@ -235,3 +235,19 @@ def test_sts_txt_failure_keeps_cached_policy(env, failnet, later, reason):
     deferred(p, send(p, rcpt), rcpt, reason, bad)
     assert failnet.failures("_mta-sts." + d.domain, "TXT") > 0
     assert len(srv.requests) == 1
+
+
+def test_sts_txt_failure_without_cache_asks_policy_host(env, failnet):
+    """No cached policy and the _mta-sts TXT lookup dropped: postern asks
+    the policy host itself, and its enforce policy applies (a peer that
+    shows a certificate for another name gets nothing)."""
+    d = Dest(env, failnet)
+    bad = d.start_peer("wrongname")
+    d.publish(tlsa=False)
+    srv = d.sts(d.mx)
+    d.fail("_mta-sts." + d.domain, "TXT", "drop")
+    p = d.postern()
+    rcpt = "sts3@" + d.domain
+    deferred(p, send(p, rcpt), rcpt, r"not verified", bad)
+    assert failnet.failures("_mta-sts." + d.domain, "TXT") > 0
+    assert len(srv.requests) >= 1

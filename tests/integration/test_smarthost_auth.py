@@ -345,11 +345,15 @@ def test_weaker_level_for_the_smarthost_is_warned(env):
     assert "WARNING: credentials would go to %s without" % name in out, out
 
 
-def test_recipient_domain_entry_does_not_weaken_smarthost(env):
-    """A weak entry for the recipient domain is not one for the relay:
-    credentials still need a verified relay."""
+@pytest.mark.parametrize("which", ["domain", "parent"])
+def test_recipient_domain_entry_does_not_weaken_smarthost(env, which):
+    """A weak entry for the recipient domain, or a ".parent" entry that
+    covers the relay's name, is not one for the relay itself: credentials
+    still need a verified relay."""
     r = relay(env, selfsigned=True)
-    p = smarthost_postern(env, r, table="far.example encrypt\n")
+    table = "far.example encrypt\n" if which == "domain" else \
+        ".%s encrypt\n" % smarthost_name(env).split(".", 1)[1]
+    p = smarthost_postern(env, r, table=table)
     qid = send(p, "f@far.example", "domain entry")
     line = settled(p, qid, "f@far.example")
     assert auth_lines(r) == [], r.lines()
