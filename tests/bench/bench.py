@@ -332,6 +332,17 @@ def run_postern(binary, base, count):
         res["rss"] = idle_session_rss(POSTERN_ADDR, p.all_pids)
     finally:
         p.stop()
+    # The cost of the strict fork-per-connection model (postern.conf(5)).
+    conf = postern_conf("[%s]:25" % BLACKHOLE)
+    conf["session_max_use"] = 1
+    p = Postern(os.path.join(base, "postern-accept1"), POSTERN_ADDR,
+                conf=conf, binary=binary)
+    try:
+        p.start()
+        log("postern: accept %d, session_max_use = 1" % count)
+        res["accept1"] = measure_accept(POSTERN_ADDR, count)
+    finally:
+        p.stop()
     sink = SmtpSink(SINK_ADDR, max_messages=count)
     p = Postern(os.path.join(base, "postern-relay"), POSTERN_ADDR,
                 conf=postern_conf("[%s]:25" % SINK_ADDR), binary=binary)
@@ -375,6 +386,8 @@ def run_postfix(base, count):
 
 def table(pt, pf):
     rows = [("accepted msg/s (held, 20 sessions, 4 KiB)", "accept", "%.0f"),
+            ("  the same, postern with session_max_use = 1", "accept1",
+             "%.0f"),
             ("relayed msg/s to smtp-sink (end to end)", "relay", "%.0f"),
             ("idle session RSS (KiB)", "rss", "%d")]
     w = max(len(r[0]) for r in rows)
