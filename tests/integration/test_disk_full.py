@@ -212,7 +212,14 @@ def test_log_cannot_grow_during_data(env, small_spool):
         s.close()
         unfill(files)
     print("\nlog cannot grow: data -> %s %s" % (code, text.decode().strip()))
-    assert code == 452 and b"4.3.1" in text, (code, text)
+    # A delivery worker may fault on the full disk first (SIGBUS inside
+    # Berkeley DB): the master then stops every process to recover, this
+    # session with it, before its data is answered.  Either way the
+    # message was never acknowledged.
+    if code is None:
+        p.wait_log(r"queue: a process died inside the queue", timeout=30)
+    else:
+        assert code == 452 and b"4.3.1" in text, (code, text)
     # When Berkeley DB faulted on the full disk, the master recovers the
     # queue by itself; meanwhile connections get 421 4.3.0.
     deadline = time.monotonic() + 60
