@@ -54,6 +54,9 @@ SMTP_PARSE_OBJS=	mta/smtp_parse.o mta/smtp_path.o mta/smtp_param.o \
 		mta/smtp_xtext.o
 SMTP_PARSE_SRCS=	mta/smtp_parse.c mta/smtp_path.c mta/smtp_param.c \
 		mta/smtp_xtext.c
+# The outbound SMTP client (smtp_client.h, smtpc_session.h).
+SMTP_CLIENT_CORE=	mta/smtp_client.o mta/smtpc_io.o mta/smtpc_tls.o \
+		mta/smtpc_auth.o mta/smtpc_tx.o
 # aliases(5): the parser, the expansion and the Berkeley DB map.
 ALIASES_OBJS=	mta/aliases.o mta/aliases_expand.o mta/aliases_db.o
 ALIASES_SRCS=	mta/aliases.c mta/aliases_expand.c mta/aliases_db.c
@@ -61,7 +64,7 @@ MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
 		mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
 		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
 		mta/smtpd_tls.o \
-		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
+		mta/smtp_data.o $(SMTP_CLIENT_CORE) mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o \
@@ -191,7 +194,7 @@ tests/unit/test_smtp_wire: tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
-SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/smtp_wire.o \
+SMTP_CLIENT_OBJS=	$(SMTP_CLIENT_CORE) mta/smtp_reply.o mta/smtp_wire.o \
 		mta/netio.o mta/tls.o mta/smtp_auth.o \
 		policy/tls_policy.o policy/dlimit.o
 tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS)
