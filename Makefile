@@ -40,7 +40,8 @@ PROJECT_CFLAGS=	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
 ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
 LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
-BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
+BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o \
+		mta/config_hostname.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o queue/qfail.o queue/qsts.o
 POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o policy/mx.o \
@@ -249,9 +250,9 @@ tests/fuzz/bin/fuzz_smtp_data: tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZ
 tests/fuzz/bin/fuzz_qrecord: tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c mta/config.c mta/config_hostname.c $(FUZZ_BASE)
 tests/fuzz/bin/fuzz_mta_sts: tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE)
@@ -264,9 +265,9 @@ tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_B
 tests/fuzz/bin/fuzz_dns_option: tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(DB_LIBS)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(DB_LIBS)
 tests/fuzz/bin/fuzz_sendmail_prepare: tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE)
