@@ -20,6 +20,13 @@
 
 #define QUIT_TIMEOUT		10	/* seconds */
 
+/* The copies below cannot be cut: a cut mechanism list could name
+ * another mechanism, a cut host name another host to verify. */
+_Static_assert(sizeof(((struct smtp_client *)0)->mechs) >=
+    sizeof(((struct smtp_reply *)0)->auth), "AUTH mechanisms fit");
+_Static_assert(sizeof(((struct smtp_client *)0)->host) >=
+    sizeof(((struct mx_host *)0)->name), "host name fits");
+
 /* RFC 5321 §4.1.1.1 EHLO, and HELO when EHLO is refused with 5xx
  * (§3.2: a server that does not support the extensions). */
 int
