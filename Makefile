@@ -40,7 +40,8 @@ PROJECT_CFLAGS=	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude \
 ALL_CFLAGS=	$(PROJECT_CFLAGS) $(CFLAGS)
 LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
-BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o
+BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o \
+		mta/config_hostname.o
 QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o queue/qfail.o queue/qsts.o
 POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o policy/mx.o \
@@ -54,6 +55,9 @@ SMTP_PARSE_OBJS=	mta/smtp_parse.o mta/smtp_path.o mta/smtp_param.o \
 		mta/smtp_xtext.o
 SMTP_PARSE_SRCS=	mta/smtp_parse.c mta/smtp_path.c mta/smtp_param.c \
 		mta/smtp_xtext.c
+# The outbound SMTP client (smtp_client.h, smtpc_session.h).
+SMTP_CLIENT_CORE=	mta/smtp_client.o mta/smtpc_io.o mta/smtpc_tls.o \
+		mta/smtpc_auth.o mta/smtpc_tx.o
 # aliases(5): the parser, the expansion and the Berkeley DB map.
 ALIASES_OBJS=	mta/aliases.o mta/aliases_expand.o mta/aliases_db.o
 ALIASES_SRCS=	mta/aliases.c mta/aliases_expand.c mta/aliases_db.c
@@ -61,7 +65,7 @@ MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
 		mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
 		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
 		mta/smtpd_tls.o \
-		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
+		mta/smtp_data.o $(SMTP_CLIENT_CORE) mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o \
@@ -191,7 +195,7 @@ tests/unit/test_smtp_wire: tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OB
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_smtp_wire.c mta/smtp_wire.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_netio: tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_netio.c mta/netio.o mta/tls.o policy/tls_policy.o $(BASE_OBJS) $(SSL_LIBS) $(CMOCKA_LIBS)
-SMTP_CLIENT_OBJS=	mta/smtp_client.o mta/smtp_reply.o mta/smtp_wire.o \
+SMTP_CLIENT_OBJS=	$(SMTP_CLIENT_CORE) mta/smtp_reply.o mta/smtp_wire.o \
 		mta/netio.o mta/tls.o mta/smtp_auth.o \
 		policy/tls_policy.o policy/dlimit.o
 tests/unit/test_smtp_client: tests/unit/test_smtp_client.c $(SMTP_CLIENT_OBJS) $(BASE_OBJS)
@@ -246,9 +250,9 @@ tests/fuzz/bin/fuzz_smtp_data: tests/fuzz/fuzz_smtp_data.c mta/smtp_data.c $(FUZ
 tests/fuzz/bin/fuzz_qrecord: tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_qrecord.c queue/qrecord.c queue/qid.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_config: tests/fuzz/fuzz_config.c mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c mta/config.c $(FUZZ_BASE)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_config.c mta/config.c mta/config_hostname.c $(FUZZ_BASE)
 tests/fuzz/bin/fuzz_mta_sts: tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_mta_sts.c policy/mta_sts.c $(FUZZ_BASE)
@@ -261,9 +265,9 @@ tests/fuzz/bin/fuzz_hopcount: tests/fuzz/fuzz_hopcount.c mta/hopcount.c $(FUZZ_B
 tests/fuzz/bin/fuzz_dns_option: tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dns_option.c policy/dns_option.c $(FUZZ_BASE)
-tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(HDRS)
+tests/fuzz/bin/fuzz_rcpt_local: tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
-	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c $(FUZZ_BASE) $(DB_LIBS)
+	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_rcpt_local.c mta/rcpt_local.c $(ALIASES_SRCS) mta/config.c mta/config_hostname.c $(FUZZ_BASE) $(DB_LIBS)
 tests/fuzz/bin/fuzz_sendmail_prepare: tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE) $(HDRS)
 	mkdir -p tests/fuzz/bin
 	$(FUZZ_CC) $(PROJECT_CFLAGS) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_sendmail_prepare.c mta/sendmail_args.c $(FUZZ_BASE)

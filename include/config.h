@@ -195,5 +195,8 @@ const char	*config_key_at(size_t i, enum config_type *type, size_t *off);
  * name; NULL arguments are absent.  Never NULL when host is not. */
 const char	*config_pick_hostname(const char *mailname, const char *host,
 		    const char *canon);
+/* Sets c->hostname to that pick from this system, "localhost" when
+ * there is none (mta/config_hostname.c). */
+void		 config_default_hostname(struct config *c);
 
 #endif

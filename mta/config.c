@@ -6,13 +6,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "aliases.h"
 #include "compat.h"
@@ -315,84 +313,6 @@ config_key(const char *name)
 	return NULL;
 }
 
-static int
-fqdn_like(const char *s)
-{
-	size_t	 n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > 253 || s[0] == '.' ||
-	    s[n - 1] == '.' || strchr(s, '.') == NULL)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") == n;
-}
-
-const char *
-config_pick_hostname(const char *mailname, const char *host,
-    const char *canon)
-{
-	if (fqdn_like(mailname))
-		return mailname;
-	if (fqdn_like(host) || host == NULL || *host == '\0')
-		return host;
-	if (fqdn_like(canon))
-		return canon;
-	return host;
-}
-
-/* The first line of /etc/mailname, where Debian keeps the mail name. */
-static void
-read_mailname(char *buf, size_t len)
-{
-	FILE	*f;
-
-	buf[0] = '\0';
-	if ((f = fopen("/etc/mailname", "r")) == NULL)
-		return;
-	if (fgets(buf, (int)len, f) == NULL)
-		buf[0] = '\0';
-	buf[strcspn(buf, " \t\r\n")] = '\0';
-	(void)fclose(f);
-}
-
-/* The canonical name of host from the resolver's files (the hosts
- * file first, as nsswitch says); no DNS is asked for a dotted name. */
-static void
-canon_name(const char *host, char *buf, size_t len)
-{
-	struct addrinfo	 hints, *res;
-
-	buf[0] = '\0';
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_flags = AI_CANONNAME;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return;
-	/* A cut name would be someone else's: no canonical name then. */
-	if (res->ai_canonname != NULL &&
-	    strlcpy(buf, res->ai_canonname, len) >= len)
-		buf[0] = '\0';
-	freeaddrinfo(res);
-}
-
-static void
-default_hostname(struct config *c)
-{
-	char		 host[256], mailname[256], canon[256];
-	const char	*pick;
-
-	read_mailname(mailname, sizeof(mailname));
-	if (gethostname(host, sizeof(host)) != 0)
-		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
-	canon[0] = '\0';
-	if (!fqdn_like(mailname) && !fqdn_like(host) && *host != '\0')
-		canon_name(host, canon, sizeof(canon));
-	pick = config_pick_hostname(mailname, host, canon);
-	free(c->hostname);
-	c->hostname = xstrdup(pick && *pick ? pick : "localhost");
-}
-
 void
 config_defaults(struct config *c)
 {
@@ -403,7 +323,7 @@ config_defaults(struct config *c)
 	for (i = 0; i < NKEYS; i++)
 		if (config_set(c, &keys[i], keys[i].def, 0) != NULL)
 			fatalx("config: bad default for %s", keys[i].name);
-	default_hostname(c);
+	config_default_hostname(c);
 }
 
 /* Trims white space at both ends and one pair of double quotes. */

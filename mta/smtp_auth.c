@@ -1,7 +1,7 @@
 /*
  * Client SMTP AUTH pieces that need no connection: the credentials file,
  * the choice of mechanism and the SASL encodings (RFC 4954, RFC 4616).
- * The conversation itself is in smtp_client.c.
+ * The conversation itself is in smtpc_auth.c.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
