@@ -77,9 +77,9 @@ queue_set_point(struct queue *q, void (*fn)(void *, const char *), void *arg)
  * Runs fn in a transaction, retrying it whole when it was chosen as a
  * deadlock victim.  fn must not keep state across attempts.  A lock that
  * was not granted within QUEUE_LOCK_TIMEOUT (DB_LOCK_NOTGRANTED, see
- * env_open) is not retried: the holder is likely a dead process that
- * failchk has not released yet, and the caller answers "try again later"
- * (451) at once rather than wait for it again and again.
+ * env_open in qdb_env.c) is not retried: the holder is likely a dead
+ * process that failchk has not released yet, and the caller answers "try
+ * again later" (451) at once rather than wait for it again and again.
  *
  * THE COMMIT POINT.  A writer's transaction becomes durable when its
  * commit record reaches the disk, and that is the only moment: before it,

@@ -6,21 +6,20 @@
  * (an errno value, a DB_* code, or QE_CORRUPT) and run inside the
  * transaction they are given; q_txn() retries deadlock victims.
  *
- * Who calls whom in queue/ (an arrow: calls; nothing calls upwards, and
- * the files of one row do not call each other):
+ * Who calls whom in queue/ (nothing calls a file above it, and the files
+ * of one row do not call each other):
  *
- *	queue.c (submit, update)   qread.c (readers, schedule, listing)
+ *	qsts.c (MTA-STS cache)  --> qadmin.c's queue_kv_*()
+ *	queue.c (submit, update), qread.c (readers, schedule, listing),
  *	qadmin.c (delete, flush, hold, release, small maps)
- *	                    |
- *	                    v
- *	qdb_env.c (environment, tables) --> qdb.c (transactions, records,
- *	                    |               keys, cursors, removal)
- *	                    v                 |
- *	qfail.c (is a pid alive)              v
- *	                        qrecord.c (record and key layout, pure)
- *
- * qsts.c (the MTA-STS cache) is over qadmin.c's public queue_kv_*();
- * qid.c and retry.c call nothing in queue/.
+ *	                        --> qdb.c; qrecord.c, qid.c
+ *	qdb_env.c (environment, tables)
+ *	                        --> qdb.c (q_fail); qfail.c
+ *	qdb.c (transactions, records, keys, cursors, removal)
+ *	                        --> qrecord.c
+ *	qrecord.c (record and key layout, pure)
+ *	                        --> qid.c
+ *	qid.c, qfail.c, retry.c --> nothing in queue/
  */
 #ifndef POSTERN_QDB_H
 #define POSTERN_QDB_H
