@@ -224,7 +224,7 @@ q_rcpt_put(struct queue *q, DB_TXN *t, const struct qrcpt *rc)
 	return q_put(q, t, QT_RCPTS, k, sizeof(k), q->enc.data, q->enc.len, 0);
 }
 
-/* ---- records ------------------------------------------------------- */
+/* ---- records --------------------------------------------------------- */
 
 /* Reads and decodes a message record; a record that does not decode is
  * moved aside with everything of its message (QE_CORRUPT). */
