@@ -42,7 +42,8 @@ LIBS=		$(DB_LIBS) $(UB_LIBS) $(SSL_LIBS)
 
 BASE_OBJS=	mta/log.o mta/util.o mta/compat.o mta/config.o \
 		mta/config_hostname.o
-QUEUE_OBJS=	queue/queue.o queue/qread.o queue/qadmin.o queue/qrecord.o \
+QUEUE_OBJS=	queue/qdb.o queue/qdb_env.o queue/queue.o queue/qread.o \
+		queue/qadmin.o queue/qrecord.o \
 		queue/qid.o queue/retry.o queue/qfail.o queue/qsts.o
 POLICY_OBJS=	policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o policy/mx.o \
 		policy/relay.o policy/tls_policy.o \

@@ -13,123 +13,11 @@
 #include "log.h"
 #include "qdb.h"
 #include "qrecord.h"
+#include "qsts.h"
 #include "queue.h"
 #include "util.h"
 
 /* ---- removal --------------------------------------------------------- */
-
-/* Deletes (and with aside, first copies to "corrupt") every record of tb
- * whose key starts with qid.  Recipients that decode have their schedule
- * entry deleted by key; *scan asks for a full schedule scan otherwise. */
-static int
-tx_purge_prefix(struct queue *q, DB_TXN *t, enum qtable tb, const char *qid,
-    int aside, int *scan)
-{
-	DBC		*c;
-	DBT		 k, d;
-	struct qrcpt	 rc;
-	u_int32_t	 op = DB_SET_RANGE;
-	int		 ret;
-
-	if ((ret = q->db[tb]->cursor(q->db[tb], t, &c, 0)) != 0)
-		return ret;
-	for (;;) {
-		q_dbt(&k, qid, QID_LEN);
-		memset(&d, 0, sizeof(d));
-		ret = c->get(c, &k, &d, op | DB_RMW);
-		op = DB_NEXT;
-		if (ret != 0 || k.size < QID_LEN ||
-		    memcmp(k.data, qid, QID_LEN) != 0)
-			break;
-		if (aside && (ret = q_aside(q, t, tb, &k, &d)) != 0)
-			break;
-		if (tb == QT_RCPTS && !aside) {
-			if (qkey_qidn_decode(k.data, k.size, rc.qid,
-			    &rc.idx) != NULL ||
-			    qrec_rcpt_decode(d.data, d.size, &rc) != NULL)
-				*scan = 1;
-			else {
-				ret = rc.state == QRCPT_HELD ? 0 :
-				    q_sched_del(q, t, &rc);
-				queue_rcpt_free(&rc);
-				if (ret != 0)
-					break;
-			}
-		}
-		if ((ret = c->del(c, 0)) != 0)
-			break;
-	}
-	(void)c->close(c);
-	return ret == DB_NOTFOUND ? 0 : ret;
-}
-
-/* Removes every schedule entry of qid by walking the whole schedule: only
- * for records that could not be decoded, which should never happen. */
-static int
-tx_sched_scan(struct queue *q, DB_TXN *t, const char *qid, int aside)
-{
-	DBC	*c;
-	DBT	 k, d;
-	int	 ret;
-
-	if ((ret = q->db[QT_SCHED]->cursor(q->db[QT_SCHED], t, &c, 0)) != 0)
-		return ret;
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((ret = c->get(c, &k, &d, DB_NEXT | DB_RMW)) == 0) {
-		if (k.size != QKEY_SCHED_LEN ||
-		    memcmp((char *)k.data + 8, qid, QID_LEN) != 0)
-			continue;
-		if (aside && (ret = q_aside(q, t, QT_SCHED, &k, &d)) != 0)
-			break;
-		if ((ret = c->del(c, 0)) != 0)
-			break;
-	}
-	(void)c->close(c);
-	return ret == DB_NOTFOUND ? 0 : ret;
-}
-
-/* Removes a whole message: record, body, recipients, schedule entries.
- * With aside every record is kept in "corrupt" first. */
-int
-q_purge(struct queue *q, DB_TXN *t, const char *qid, int aside)
-{
-	DBT	 k, d;
-	int	 ret, scan = aside;
-
-	if (aside) {
-		ret = q_get(q, t, QT_MESSAGES, qid, QID_LEN, &d, DB_RMW);
-		q_dbt(&k, qid, QID_LEN);
-		if (ret == 0)
-			ret = q_aside(q, t, QT_MESSAGES, &k, &d);
-		if (ret != 0 && ret != DB_NOTFOUND)
-			return ret;
-	}
-	if ((ret = q_del(q, t, QT_MESSAGES, qid, QID_LEN)) != 0 ||
-	    (ret = tx_purge_prefix(q, t, QT_BODIES, qid, aside, &scan)) != 0 ||
-	    (ret = tx_purge_prefix(q, t, QT_RCPTS, qid, aside, &scan)) != 0)
-		return ret;
-	return scan ? tx_sched_scan(q, t, qid, aside) : 0;
-}
-
-int
-q_quarantine(struct queue *q, DB_TXN *t, void *arg)
-{
-	return q_purge(q, t, arg, 1);
-}
-
-/* A schedule key that does not decode: keep it aside, drop it. */
-int
-q_sched_bad(struct queue *q, DB_TXN *t, DBC *c, const DBT *k, const DBT *d,
-    const char *why)
-{
-	int	 ret;
-
-	log_warnx("queue: corrupt schedule entry (%s): moved aside", why);
-	if ((ret = q_aside(q, t, QT_SCHED, k, d)) != 0)
-		return ret;
-	return c->del(c, 0);
-}
 
 struct one_arg {
 	const char	*qid;
@@ -409,19 +297,28 @@ tx_kv(struct queue *q, DB_TXN *t, void *arg)
 	}
 }
 
+/* The small maps that queue_kv_*() may name. */
+static int
+kv_table(const char *table, enum qtable *tb)
+{
+	if (table != NULL && strcmp(table, "destinations") == 0)
+		*tb = QT_DESTS;
+	else if (table != NULL && strcmp(table, QSTS_TABLE) == 0)
+		*tb = QT_STS;
+	else {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 kv_run(struct queue *q, struct kv_arg *a, const char *table)
 {
 	int	 ret;
 
-	if (table != NULL && strcmp(table, "destinations") == 0)
-		a->tb = QT_DESTS;
-	else if (table != NULL && strcmp(table, "sts_cache") == 0)
-		a->tb = QT_STS;
-	else {
-		errno = EINVAL;
+	if (kv_table(table, &a->tb) == -1)
 		return -1;
-	}
 	if (a->key == NULL || *a->key == '\0') {
 		errno = EINVAL;
 		return -1;
@@ -531,14 +428,8 @@ queue_kv_walk(struct queue *q, const char *table,
 	int		 ret;
 
 	memset(&w, 0, sizeof(w));
-	if (table != NULL && strcmp(table, "destinations") == 0)
-		w.tb = QT_DESTS;
-	else if (table != NULL && strcmp(table, "sts_cache") == 0)
-		w.tb = QT_STS;
-	else {
-		errno = EINVAL;
+	if (kv_table(table, &w.tb) == -1)
 		return -1;
-	}
 	if ((ret = q_txn(q, tx_kv_walk, &w, 0)) != 0) {
 		kv_walk_clear(&w);
 		return q_fail(table, ret);

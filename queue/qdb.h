@@ -1,9 +1,25 @@
 /*
- * qdb: what the files of queue/ share and nothing else includes: the
- * handle, the tables, and the transaction and record helpers of
- * queue/queue.c.  Internal functions return 0 or a Berkeley DB result
+ * qdb: the private header of the queue's internal layer, which nothing
+ * outside queue/ includes: the handle, the tables, and the transaction,
+ * record, key and removal helpers of queue/qdb.c, on the environment of
+ * queue/qdb_env.c.  Internal functions return 0 or a Berkeley DB result
  * (an errno value, a DB_* code, or QE_CORRUPT) and run inside the
  * transaction they are given; q_txn() retries deadlock victims.
+ *
+ * Who calls whom in queue/ (nothing calls a file above it, and the files
+ * of one row do not call each other):
+ *
+ *	qsts.c (MTA-STS cache)  --> qadmin.c's queue_kv_*()
+ *	queue.c (submit, update), qread.c (readers, schedule, listing),
+ *	qadmin.c (delete, flush, hold, release, small maps)
+ *	                        --> qdb.c; qrecord.c, qid.c
+ *	qdb_env.c (environment, tables)
+ *	                        --> qdb.c (q_fail); qfail.c
+ *	qdb.c (transactions, records, keys, cursors, removal)
+ *	                        --> qrecord.c
+ *	qrecord.c (record and key layout, pure)
+ *	                        --> qid.c
+ *	qid.c, qfail.c, retry.c --> nothing in queue/
  */
 #ifndef POSTERN_QDB_H
 #define POSTERN_QDB_H
@@ -55,13 +71,13 @@ struct queue {
 
 typedef int (*qtxn_fn)(struct queue *, DB_TXN *, void *);
 
-/* queue.c */
+/* qdb.c */
 void	 q_dbt(DBT *, const void *, size_t);
 int64_t	 q_now(void);
 int	 q_fail(const char *, int);
 void	 q_point(struct queue *, const char *);
 /* q_txn() write modes: reading only, durable before return, or written
- * to the operating system only (see queue.c: outcomes without a DSN). */
+ * to the operating system only (see qdb.c: outcomes without a DSN). */
 #define Q_READ		0
 #define Q_WRITE_SYNC	1
 #define Q_WRITE_LAZY	2
@@ -81,15 +97,12 @@ int	 q_msg_get(struct queue *, DB_TXN *, const char *, struct qmsg *,
 	    u_int32_t);
 int	 q_rcpt_get(struct queue *, DB_TXN *, const char *, uint32_t,
 	    struct qrcpt *, u_int32_t);
-
-/* qadmin.c */
+int	 q_cursor_resume(DBC *, DBT *, DBT *, const unsigned char *, size_t,
+	    int);
 int	 q_purge(struct queue *, DB_TXN *, const char *, int);
 int	 q_quarantine(struct queue *, DB_TXN *, void *);
 int	 q_sched_bad(struct queue *, DB_TXN *, DBC *, const DBT *,
 	    const DBT *, const char *);
 
-/* qread.c */
-int	 q_cursor_resume(DBC *, DBT *, DBT *, const unsigned char *, size_t,
-	    int);
-
 #endif
+

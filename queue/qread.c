@@ -158,27 +158,6 @@ queue_get_body(struct queue *q, const char *qid, char **body, size_t *len)
 	return 0;
 }
 
-void
-queue_msg_free(struct qmsg *m)
-{
-	free(m->sender);
-	free(m->envid);
-	free(m->helo);
-	free(m->client_addr);
-	free(m->client_name);
-	m->sender = m->envid = m->helo = m->client_addr = m->client_name = NULL;
-}
-
-void
-queue_rcpt_free(struct qrcpt *rc)
-{
-	free(rc->addr);
-	free(rc->orcpt);
-	free(rc->dest);
-	free(rc->last_reply);
-	rc->addr = rc->orcpt = rc->dest = rc->last_reply = NULL;
-}
-
 /* ---- schedule -------------------------------------------------------- */
 
 struct due_arg {
@@ -199,26 +178,6 @@ due_clear(struct due_arg *a)
 	for (i = 0; i < a->n; i++)
 		free((char *)(uintptr_t)a->ent[i].dest);
 	a->n = 0;
-}
-
-/* Positions c on the first key after a->last (or the first key). */
-int
-q_cursor_resume(DBC *c, DBT *k, DBT *d, const unsigned char *last, size_t len,
-    int started)
-{
-	int	 ret;
-
-	memset(d, 0, sizeof(*d));
-	if (!started) {
-		memset(k, 0, sizeof(*k));
-		return c->get(c, k, d, DB_FIRST);
-	}
-	q_dbt(k, last, len);
-	if ((ret = c->get(c, k, d, DB_SET_RANGE)) != 0)
-		return ret;
-	if (k->size == len && memcmp(k->data, last, len) == 0)
-		return c->get(c, k, d, DB_NEXT);
-	return 0;
 }
 
 /* One batch of due entries, read in time order; the callbacks run after

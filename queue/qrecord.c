@@ -170,8 +170,9 @@ qrec_msg_encode(struct buf *b, const struct qmsg *m)
 	hdr_finish(b);
 }
 
-static void
-msg_clear(struct qmsg *m)
+/* queue.h: the strings a decoder allocated. */
+void
+queue_msg_free(struct qmsg *m)
 {
 	free(m->sender);
 	free(m->envid);
@@ -212,7 +213,7 @@ qrec_msg_decode(const void *p, size_t len, struct qmsg *m)
 	}
 	return NULL;
  fail:
-	msg_clear(m);
+	queue_msg_free(m);
 	return r.err;
 }
 
@@ -231,8 +232,8 @@ qrec_rcpt_encode(struct buf *b, const struct qrcpt *rc)
 	hdr_finish(b);
 }
 
-static void
-rcpt_clear(struct qrcpt *rc)
+void
+queue_rcpt_free(struct qrcpt *rc)
 {
 	free(rc->addr);
 	free(rc->orcpt);
@@ -273,7 +274,7 @@ qrec_rcpt_decode(const void *p, size_t len, struct qrcpt *rc)
 	}
 	return NULL;
  fail:
-	rcpt_clear(rc);
+	queue_rcpt_free(rc);
 	return r.err;
 }
 
