@@ -64,6 +64,8 @@ MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
 		mta/smtp_data.o mta/smtp_client.o mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
+		mta/runner_inflight.o mta/runner_dest.o mta/runner_worker.o \
+		mta/runner_pass.o mta/runner_tables.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o \
 		mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o $(ALIASES_OBJS) mta/smtp_wire.o \
