@@ -57,7 +57,9 @@ SMTP_PARSE_SRCS=	mta/smtp_parse.c mta/smtp_path.c mta/smtp_param.c \
 # aliases(5): the parser, the expansion and the Berkeley DB map.
 ALIASES_OBJS=	mta/aliases.o mta/aliases_expand.o mta/aliases_db.o
 ALIASES_SRCS=	mta/aliases.c mta/aliases_expand.c mta/aliases_db.c
-MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
+MTA_OBJS=	mta/master.o mta/master_children.o mta/master_listen.o \
+		mta/master_session.o mta/master_recover.o \
+		mta/check.o mta/config_reload.o mta/reload.o \
 		mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
 		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
 		mta/smtpd_tls.o \
