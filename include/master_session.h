@@ -13,6 +13,7 @@
 struct handoff;
 struct master;
 
+/* Session processes the master still talks to, busy or idle. */
 size_t	master_session_procs(const struct master *);
 /* Hands fd to an idle session process: 0, or -1 when there is none. */
 int	master_handoff_idle(struct master *, int fd, const struct handoff *);
