@@ -62,13 +62,17 @@ SMTP_CLIENT_CORE=	mta/smtp_client.o mta/smtpc_io.o mta/smtpc_tls.o \
 # aliases(5): the parser, the expansion and the Berkeley DB map.
 ALIASES_OBJS=	mta/aliases.o mta/aliases_expand.o mta/aliases_db.o
 ALIASES_SRCS=	mta/aliases.c mta/aliases_expand.c mta/aliases_db.c
-MTA_OBJS=	mta/master.o mta/check.o mta/config_reload.o mta/reload.o \
+MTA_OBJS=	mta/master.o mta/master_children.o mta/master_listen.o \
+		mta/master_session.o mta/master_recover.o \
+		mta/check.o mta/config_reload.o mta/reload.o \
 		mta/privsep.o mta/smtp_server.o $(SMTP_PARSE_OBJS) \
 		mta/smtpd_reply.o mta/smtpd_envelope.o mta/smtpd_data.o \
 		mta/smtpd_tls.o \
 		mta/smtp_data.o $(SMTP_CLIENT_CORE) mta/deliver.o mta/deliver_job.o \
 		mta/deliver_route.o mta/deliver_smtp.o mta/deliver_down.o \
 		mta/deliver_auth.o mta/deliver_record.o mta/settle.o mta/runner.o \
+		mta/runner_inflight.o mta/runner_dest.o mta/runner_worker.o \
+		mta/runner_pass.o mta/runner_tables.o \
 		mta/bounce.o mta/tls.o mta/netio.o mta/netio_https.o mta/control.o \
 		mta/fdpass.o \
 		mta/smtp_reply.o mta/policy_cmd.o $(ALIASES_OBJS) mta/smtp_wire.o \
