@@ -20,6 +20,10 @@ int	check_config(const struct config *, char *err, size_t errlen,
 /* The same without what a reload does not change or cannot read as the
  * daemon's user: the spool and the certificate (reload.h). */
 int	check_config_reload(const struct config *, char *err, size_t errlen);
+/* dtable_check()s of a transport_table and a destination_limits value,
+ * shared with the runner's loading of the same tables. */
+const char *check_transport(const char *value, void *arg);
+const char *check_limits(const char *value, void *arg);
 /* The first entry of trusted_networks that is not an address or an
  * address/prefix, or NULL. */
 const char *check_trusted_networks(const struct config *, const char **bad);

@@ -40,7 +40,7 @@ check_trusted_networks(const struct config *conf, const char **bad)
 	return NULL;
 }
 
-static const char *
+const char *
 check_transport(const char *v, void *arg)
 {
 	char	 host[256];
@@ -50,7 +50,7 @@ check_transport(const char *v, void *arg)
 	return deliver_parse_relayhost(v, host, sizeof(host), &port);
 }
 
-static const char *
+const char *
 check_limits(const char *v, void *arg)
 {
 	struct throttle_limits	 lim;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "compat.h"
 #include "config.h"
 #include "deliver.h"
@@ -70,26 +71,6 @@ runner_tls_table(struct runner *r, char *err, size_t errlen)
 	tls_table_free(&r->tls_table);
 	r->tls_table = nt;
 	return 0;
-}
-
-static const char *
-check_transport(const char *v, void *arg)
-{
-	char	 host[256];
-	int	 port = 0;
-
-	(void)arg;
-	return deliver_parse_relayhost(v, host, sizeof(host), &port);
-}
-
-static const char *
-check_limits(const char *v, void *arg)
-{
-	struct throttle_limits	 lim;
-
-	(void)arg;
-	memset(&lim, 0, sizeof(lim));
-	return throttle_parse_limits(v, &lim);
 }
 
 static int
