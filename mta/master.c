@@ -283,6 +283,8 @@ master_main(struct config *conf, int foreground)
 	    conf->spool_dir);
 	master_loop(&m);
 	log_info("shutting down");
+	/* A helper stopped with the others is no sign of a dead queue. */
+	m.queue_up = 0;
 	master_shutdown_children(&m, SHUTDOWN_GRACE_MS);
 	if (conf->pidfile != NULL && *conf->pidfile != '\0')
 		(void)unlink(conf->pidfile);
