@@ -9,12 +9,15 @@ Every wait here is bounded in time.
 import os
 import re
 import shutil
+import smtplib
 import socket
 import struct
 import subprocess
 import tempfile
 import threading
 import time
+
+from harness import make_message
 
 DB_RECOVER = shutil.which("db5.3_recover") or shutil.which("db_recover")
 DB_VERIFY = shutil.which("db5.3_verify") or shutil.which("db_verify")
@@ -220,3 +223,24 @@ class StallingReply:
 
     def release(self):
         self.released.set()
+
+
+def send_one(p, subj, rcpt, timeout=20):
+    """One message in one session: the reply code to the final dot, or
+    None when the session failed or timed out first."""
+    s = None
+    try:
+        s = smtplib.SMTP(p.addr, p.port, timeout=timeout)
+        s.ehlo("crash.client.test")
+        s.mail("crash@client.test")
+        s.rcpt(rcpt)
+        code, _ = s.data(make_message(subj, to=rcpt))
+        return code
+    except (smtplib.SMTPException, OSError):
+        return None
+    finally:
+        if s is not None:
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
+                s.close()

@@ -28,7 +28,7 @@ from collections import Counter
 import pytest
 
 from crashkit import (StallingReply, db_recover_copy, group_pids, kill9,
-                      log_clean, ppid_of, queue_clean, wait_gone,
+                      log_clean, ppid_of, queue_clean, send_one, wait_gone,
                       wait_pid_with_connection)
 from harness import make_message
 
@@ -51,27 +51,6 @@ def copies(mx, subj):
         if email.message_from_bytes(m.data)["Subject"] == subj:
             n += len(m.rcpt_tos)
     return n
-
-
-def send_one(p, subj, rcpt):
-    """One message in one session: the reply code to the final dot, or
-    None when the connection died first."""
-    s = None
-    try:
-        s = smtplib.SMTP(p.addr, p.port, timeout=20)
-        s.ehlo("crash.client.test")
-        s.mail("crash@client.test")
-        s.rcpt(rcpt)
-        code, _ = s.data(make_message(subj, to=rcpt))
-        return code
-    except (smtplib.SMTPException, OSError):
-        return None
-    finally:
-        if s is not None:
-            try:
-                s.quit()
-            except (smtplib.SMTPException, OSError):
-                s.close()
 
 
 def start(env, crash=None, **extra):

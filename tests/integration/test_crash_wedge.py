@@ -32,7 +32,8 @@ import smtplib
 import subprocess
 import time
 
-from crashkit import kill9, ppid_of, wait_gone, wait_pid_with_connection
+from crashkit import (kill9, ppid_of, send_one, wait_gone,
+                      wait_pid_with_connection)
 from harness import make_message, render_conf
 
 RECOVER_WITHIN = 8.0        # seconds from the kill to a new 250
@@ -44,34 +45,13 @@ SESSION_TIMEOUT = 3         # seconds one probe waits for a reply
 STOP_RE = r"test_crash_point %s: pid (\d+) stops"
 
 
-def send_one(p, subj, rcpt, timeout=SESSION_TIMEOUT):
-    """One message in one session: the reply code to the final dot, or
-    None when the session failed or timed out first."""
-    s = None
-    try:
-        s = smtplib.SMTP(p.addr, p.port, timeout=timeout)
-        s.ehlo("wedge.client.test")
-        s.mail("wedge@client.test")
-        s.rcpt(rcpt)
-        code, _ = s.data(make_message(subj, to=rcpt))
-        return code
-    except (smtplib.SMTPException, OSError):
-        return None
-    finally:
-        if s is not None:
-            try:
-                s.quit()
-            except (smtplib.SMTPException, OSError):
-                s.close()
-
-
 def accepted_again(p, rcpt, subj):
     """Seconds from now until a new message gets 250 (bounded by
     RECOVER_WITHIN); None when it never does."""
     t0 = time.monotonic()
     codes = []
     while time.monotonic() - t0 < RECOVER_WITHIN:
-        code = send_one(p, subj, rcpt)
+        code = send_one(p, subj, rcpt, timeout=SESSION_TIMEOUT)
         if code == 250:
             return time.monotonic() - t0
         codes.append(code)
