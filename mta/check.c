@@ -157,8 +157,9 @@ check_maildrop(const struct config *conf, char *err, size_t errlen)
 	return privsep_maildrop_check(dir, conf->user, err, errlen);
 }
 
-int
-check_config_reload(const struct config *conf, char *err, size_t errlen)
+/* What a reload checks too; warn: also the weak credential routes. */
+static int
+check_inputs(const struct config *conf, char *err, size_t errlen, int warn)
 {
 	const char	*why, *bad;
 
@@ -168,9 +169,15 @@ check_config_reload(const struct config *conf, char *err, size_t errlen)
 		return -1;
 	}
 	if (check_relayhost(conf, err, errlen) == -1 ||
-	    check_tables(conf, err, errlen, 0) == -1)
+	    check_tables(conf, err, errlen, warn) == -1)
 		return -1;
 	return 0;
+}
+
+int
+check_config_reload(const struct config *conf, char *err, size_t errlen)
+{
+	return check_inputs(conf, err, errlen, 0);
 }
 
 int
@@ -181,11 +188,8 @@ check_config(const struct config *conf, char *err, size_t errlen,
 
 	if (privsep_spool_check(conf->spool_dir, conf->user, err, errlen) ==
 	    -1 || check_maildrop(conf, err, errlen) == -1 ||
-	    check_config_reload(conf, err, errlen) == -1)
-		return -1;
-	if (warn != NULL && check_tables(conf, err, errlen, 1) == -1)
-		return -1;
-	if (check_cert(conf, err, errlen) == -1)
+	    check_inputs(conf, err, errlen, warn != NULL) == -1 ||
+	    check_cert(conf, err, errlen) == -1)
 		return -1;
 	if (warn != NULL && getgrnam(conf->maildrop_group) == NULL) {
 		(void)snprintf(w, sizeof(w), "maildrop_group %s does not "
