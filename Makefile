@@ -99,6 +99,7 @@ UNIT_TESTS=	tests/unit/test_util tests/unit/test_config \
 		tests/unit/test_mta_sts tests/unit/test_dane \
 		tests/unit/test_tls_decide tests/unit/test_tls_lookup \
 		tests/unit/test_netio_https tests/unit/test_throttle \
+		tests/unit/test_throttle_window \
 		tests/unit/test_dtable tests/unit/test_smtp_auth \
 		tests/unit/test_hopcount tests/unit/test_dlimit \
 		tests/unit/test_dns_anchor tests/unit/test_privsep \
@@ -179,6 +180,8 @@ tests/unit/test_settle: tests/unit/test_settle.c mta/settle.o queue/retry.o $(BA
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_settle.c mta/settle.o queue/retry.o $(BASE_OBJS) $(CMOCKA_LIBS)
 tests/unit/test_throttle: tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle.c policy/throttle.o $(BASE_OBJS) $(CMOCKA_LIBS)
+tests/unit/test_throttle_window: tests/unit/test_throttle_window.c policy/throttle_window.o
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_throttle_window.c policy/throttle_window.o $(CMOCKA_LIBS)
 tests/unit/test_dns_anchor: tests/unit/test_dns_anchor.c policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS)
 	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(LDFLAGS) -o $@ tests/unit/test_dns_anchor.c policy/dns.o policy/dns_conf.o policy/dns_option.o policy/dns_anchor.o $(BASE_OBJS) $(UB_LIBS) $(SSL_LIBS) $(CMOCKA_LIBS)
 
