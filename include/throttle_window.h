@@ -44,8 +44,8 @@ struct tw_state {
 	int64_t		 blocked_until;	/* no connection before, ms */
 	int64_t		 last_refusal;	/* ms, or 0 */
 	uint32_t	 refusals;	/* consecutive */
-	uint32_t	 clean;		/* windows paced without a refusal */
-	uint32_t	 up;		/* 1: this window tries count + 1 */
+	int64_t		 clean_since;	/* paced without a refusal since, ms */
+	int64_t		 up_until;	/* count + 1 is tried until, ms */
 	uint32_t	 nlog;
 	struct tw_ent	 log[TW_LOG];	/* oldest first */
 };

@@ -66,6 +66,19 @@ count_after(const struct tw_state *st, int64_t t)
 	return sum;
 }
 
+/* Acceptances reported wholly after t. */
+static uint64_t
+count_since(const struct tw_state *st, int64_t t)
+{
+	uint64_t	 sum = 0;
+	uint32_t	 i;
+
+	for (i = 0; i < st->nlog; i++)
+		if (st->log[i].first > t)
+			sum += st->log[i].n;
+	return sum;
+}
+
 int64_t
 tw_window(const struct tw_state *st, const struct tw_params *p)
 {
@@ -102,24 +115,32 @@ tw_accepted(struct tw_state *st, const struct tw_params *p, int64_t first,
 {
 	int64_t		 a, w;
 	uint64_t	 seen;
+	int		 up = st->up_until > 0 && first <= st->up_until;
 
 	if (n == 0)
 		return;
-	if (st->count > 0 && (a = nth_recent(st, st->count, 1)) >= 0 &&
+	if (!up && st->count > 0 && (a = nth_recent(st, st->count, 1)) >= 0 &&
 	    first - a > st->lo && first - a <= p->max_window &&
 	    (st->hi == 0 || first - a < st->hi))
 		st->hi = first - a;
-	if (st->up && (w = tw_window(st, p)) > 0 &&
-	    (seen = count_after(st, last - w) + n) > st->count)
+	/* More than the count within the lower bound, which is shorter
+	 * than the remote's window: the limit was raised. */
+	if (up && (seen = count_since(st, last - st->lo) + n) > st->count)
 		st->count = seen > UINT32_MAX ? UINT32_MAX : (uint32_t)seen;
 	log_push(st, first, last, n);
 	st->refusals = 0;
 	st->blocked_until = 0;
 	st->pause = 0;
-	st->up = 0;
-	if (converged(st) && ++st->clean >= TW_PROBE_UP) {
-		st->clean = 0;
-		st->up = 1;
+	if (st->up_until > 0 && last > st->up_until)
+		st->up_until = 0;
+	if (converged(st) && st->up_until == 0) {
+		w = tw_window(st, p);
+		if (st->clean_since == 0)
+			st->clean_since = first;
+		else if (last - st->clean_since >= TW_PROBE_UP * w) {
+			st->clean_since = 0;
+			st->up_until = last + w;
+		}
 	}
 	next_trial(st);
 }
@@ -143,15 +164,16 @@ tw_refused(struct tw_state *st, const struct tw_params *p, int64_t t)
 {
 	int64_t		 a, next;
 	uint64_t	 seen;
-	int		 was_up = st->up;
+	int		 was_up = st->up_until > 0 && t <= st->up_until,
+			 was_spread = converged(st);
 
 	if (st->refusals < UINT32_MAX)
 		st->refusals++;
-	st->up = 0;
-	st->clean = 0;
+	st->up_until = 0;
+	st->clean_since = 0;
 	if (st->count == 0)
 		learn_count(st, p, t);
-	else if (!was_up && st->hi > 0 &&
+	else if (!was_up && !was_spread && st->hi > 0 &&
 	    (seen = count_after(st, t - st->hi)) > 0 && seen < st->count)
 		st->count = (uint32_t)seen;	/* the limit went down */
 	st->last_refusal = t;
@@ -176,6 +198,35 @@ tw_refused(struct tw_state *st, const struct tw_params *p, int64_t t)
 	return st->blocked_until;
 }
 
+/*
+ * Paced evenly, not in bursts: one message per w / quota since the last
+ * acceptance, and at most what one second of that rate carries at once
+ * (the runner looks again every second), within what the window leaves.
+ */
+static uint32_t
+spread(const struct tw_state *st, int64_t w, uint64_t quota, uint64_t left,
+    int64_t now, int64_t *next)
+{
+	int64_t		 gap = w / (int64_t)quota, last;
+	uint64_t	 k, burst = (quota * 1000 + (uint64_t)w - 1) / (uint64_t)w;
+
+	if (gap < 1)
+		gap = 1;
+	if (st->nlog == 0)
+		return (uint32_t)(left < burst ? left : burst);
+	last = st->log[st->nlog - 1].last;
+	if (now < last + gap) {
+		*next = last + gap;
+		return 0;
+	}
+	k = (uint64_t)((now - last) / gap);
+	if (k > burst)
+		k = burst;
+	if (k > left)
+		k = left;
+	return (uint32_t)(k > UINT32_MAX - 1 ? UINT32_MAX - 1 : k);
+}
+
 uint32_t
 tw_budget(const struct tw_state *st, const struct tw_params *p, int64_t now,
     int64_t *next)
@@ -195,8 +246,10 @@ tw_budget(const struct tw_state *st, const struct tw_params *p, int64_t now,
 	 * worth and stops at the first refusal. */
 	if ((w = tw_window(st, p)) == 0)
 		return st->count;
-	quota = (uint64_t)st->count + st->up;
+	quota = (uint64_t)st->count + (now <= st->up_until);
 	used = count_after(st, now - w);
+	if (used < quota && converged(st))
+		return spread(st, w, quota, quota - used, now, next);
 	if (used < quota)
 		return (uint32_t)(quota - used > UINT32_MAX - 1 ?
 		    UINT32_MAX - 1 : quota - used);
